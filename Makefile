@@ -1,0 +1,47 @@
+# Everything a fresh machine needs is set up from here: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CERTS  := certs
+HOST   ?= 127.0.0.1
+PORT   ?= 8443
+
+.PHONY: help venv run test lint typecheck unit certs clean
+
+help:
+	@echo "make run    - set up and start the webhook on https://$(HOST):$(PORT) (local certificate on first run)"
+	@echo "make test   - set up and run lint, type checks and all tests"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(CERTS)/tls.crt: | $(STAMP)
+	$(BIN)/kargo-rollback-webhook certs generate --out $(CERTS) --dns-name localhost --ip 127.0.0.1 > /dev/null
+	@echo "generated a local CA and serving certificate in $(CERTS)/ (ca.crt, tls.crt, tls.key)"
+
+certs: $(CERTS)/tls.crt
+
+run: $(STAMP) $(CERTS)/tls.crt
+	$(BIN)/kargo-rollback-webhook serve --host $(HOST) --port $(PORT) \
+		--tls-cert-file $(CERTS)/tls.crt --tls-key-file $(CERTS)/tls.key
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check app tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

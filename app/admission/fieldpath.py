@@ -1,0 +1,191 @@
+"""Field paths and field errors, rendered the way Kubernetes' apimachinery renders them.
+
+A validator takes the path of the value it checks and returns a list of `FieldError`s; paths are
+built while descending (`path.child("spec").child("promotionPolicies").index(0)`), so an error
+always names the exact field a user has to change.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+
+# A bad value quoted in a message is cut at this many characters: a message must stay readable
+# and must not echo a megabyte of user input into logs and kubectl output.
+MAX_QUOTED_VALUE_CHARS = 256
+
+
+class ErrorType(enum.Enum):
+    """apimachinery's `field.ErrorType`: the cause `reason` and the text shown before the value."""
+
+    INVALID = ("FieldValueInvalid", "Invalid value")
+    REQUIRED = ("FieldValueRequired", "Required value")
+    NOT_SUPPORTED = ("FieldValueNotSupported", "Unsupported value")
+    DUPLICATE = ("FieldValueDuplicate", "Duplicate value")
+    TOO_MANY = ("FieldValueTooMany", "Too many")
+    TYPE_INVALID = ("FieldValueTypeInvalid", "Invalid value")
+    FORBIDDEN = ("FieldValueForbidden", "Forbidden")
+
+    @property
+    def reason(self) -> str:
+        return self.value[0]
+
+    @property
+    def label(self) -> str:
+        return self.value[1]
+
+
+# apimachinery omits the bad value for these types (`ErrorBody`).
+_VALUELESS = frozenset({ErrorType.REQUIRED, ErrorType.FORBIDDEN})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPath:
+    """An immutable path to a field: `spec.promotionPolicies[0].stageSelector.name`."""
+
+    _rendered: str = ""
+
+    @classmethod
+    def root(cls, name: str) -> FieldPath:
+        return cls(name)
+
+    def child(self, name: str) -> FieldPath:
+        return FieldPath(f"{self._rendered}.{name}" if self._rendered else name)
+
+    def index(self, i: int) -> FieldPath:
+        return FieldPath(f"{self._rendered}[{i}]")
+
+    def key(self, k: str) -> FieldPath:
+        return FieldPath(f"{self._rendered}[{k}]")
+
+    def __str__(self) -> str:
+        return self._rendered
+
+
+def go_quote(text: str) -> str:
+    """Quote a string as Go's `%q` does, so messages read exactly like the API server's."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def render_value(value: object) -> str:
+    """Render a bad value as apimachinery does: strings quoted, scalars bare, the rest as JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        if len(value) > MAX_QUOTED_VALUE_CHARS:
+            value = value[:MAX_QUOTED_VALUE_CHARS] + "..."
+        return go_quote(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    try:
+        text = orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        # Nested too deeply for the encoder: say what it is rather than fail.
+        text = f"<{type(value).__name__}>"
+    if len(text) > MAX_QUOTED_VALUE_CHARS:
+        text = text[:MAX_QUOTED_VALUE_CHARS] + "..."
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one field; `message` is the cause message, `__str__` the full line."""
+
+    type: ErrorType
+    field: str
+    bad_value: object
+    detail: str
+
+    @property
+    def message(self) -> str:
+        """apimachinery's `ErrorBody`: `Invalid value: "x": detail`."""
+        if self.type in _VALUELESS:
+            body = self.type.label
+        else:
+            body = f"{self.type.label}: {render_value(self.bad_value)}"
+        return f"{body}: {self.detail}" if self.detail else body
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def invalid(path: FieldPath, value: object, detail: str) -> FieldError:
+    return FieldError(ErrorType.INVALID, str(path), value, detail)
+
+
+def required(path: FieldPath, detail: str = "") -> FieldError:
+    return FieldError(ErrorType.REQUIRED, str(path), None, detail)
+
+
+def not_supported(path: FieldPath, value: object, supported: Iterable[str]) -> FieldError:
+    detail = "supported values: " + ", ".join(go_quote(s) for s in supported)
+    return FieldError(ErrorType.NOT_SUPPORTED, str(path), value, detail)
+
+
+def duplicate(path: FieldPath, value: object) -> FieldError:
+    return FieldError(ErrorType.DUPLICATE, str(path), value, "")
+
+
+def too_many(path: FieldPath, actual: int, maximum: int) -> FieldError:
+    return FieldError(ErrorType.TOO_MANY, str(path), actual, f"must have at most {maximum} items")
+
+
+def type_invalid(path: FieldPath, value: object, expected: str) -> FieldError:
+    return FieldError(ErrorType.TYPE_INVALID, str(path), value, f"must be of type {expected}")
+
+
+def forbidden(path: FieldPath, detail: str) -> FieldError:
+    return FieldError(ErrorType.FORBIDDEN, str(path), None, detail)
+
+
+def json_type_name(value: object) -> str:
+    """The JSON Schema name of a decoded JSON value's type, for type errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
