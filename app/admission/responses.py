@@ -1,0 +1,82 @@
+"""Admission decisions and the AdmissionReview answer that carries them.
+
+Policy code returns a `Decision`; `encode_response` is the one place that turns a decision into
+bytes on the wire, always echoing the request's uid and AdmissionReview version.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Literal
+
+import orjson
+
+from app.admission import status as st
+from app.admission.patch import PatchOp
+from app.admission.review import API_VERSION_V1, REVIEW_KIND
+
+# The API server drops warnings longer than this; keep every warning under it.
+MAX_WARNING_CHARS = 120
+
+Outcome = Literal["allowed", "patched", "denied", "error"]
+
+
+@dataclass(slots=True)
+class Decision:
+    """What a webhook decided, and why (`reason` feeds logs and metrics)."""
+
+    allowed: bool
+    reason: str
+    status: st.Status | None = None
+    patch: list[PatchOp] | None = None
+    warnings: list[str] = field(default_factory=list)
+    audit: dict[str, str] = field(default_factory=dict)
+    # A guard action for the metrics ("stripped", "restored", "denied"), when there was one.
+    guard_action: str | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        if not self.allowed:
+            return "error" if self.status is not None and self.status["code"] >= 500 else "denied"
+        return "patched" if self.patch else "allowed"
+
+
+def allowed(reason: str, *, warnings: list[str] | None = None) -> Decision:
+    return Decision(True, reason, warnings=warnings or [])
+
+
+def patched(reason: str, patch: list[PatchOp], *, warnings: list[str] | None = None) -> Decision:
+    return Decision(True, reason, patch=patch, warnings=warnings or [])
+
+
+def denied(reason: str, status: st.Status, *, warnings: list[str] | None = None) -> Decision:
+    return Decision(False, reason, status=status, warnings=warnings or [])
+
+
+def errored(reason: str, status: st.Status) -> Decision:
+    return Decision(False, reason, status=status)
+
+
+def clip_warning(text: str) -> str:
+    """Keep a warning under the API server's limit, marking the cut."""
+    if len(text) < MAX_WARNING_CHARS:
+        return text
+    return text[: MAX_WARNING_CHARS - 4] + "..."
+
+
+def encode_response(api_version: str | None, uid: str, decision: Decision) -> bytes:
+    """Serialise the AdmissionReview answer; `api_version` falls back to v1 when unknown."""
+    response: dict[str, object] = {"uid": uid, "allowed": decision.allowed}
+    if decision.status is not None:
+        response["status"] = decision.status
+    if decision.patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(orjson.dumps(decision.patch)).decode("ascii")
+    if decision.warnings:
+        response["warnings"] = [clip_warning(w) for w in decision.warnings]
+    if decision.audit:
+        response["auditAnnotations"] = decision.audit
+    return orjson.dumps(
+        {"apiVersion": api_version or API_VERSION_V1, "kind": REVIEW_KIND, "response": response}
+    )
