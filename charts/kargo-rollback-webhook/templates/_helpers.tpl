@@ -1,0 +1,218 @@
+{{/*
+Names. The Service is named after the full name, so the serving certificate's DNS names
+(<fullname>.<namespace>.svc) follow from it.
+*/}}
+{{- define "kargo-rollback-webhook.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kargo-rollback-webhook.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kargo-rollback-webhook.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kargo-rollback-webhook.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kargo-rollback-webhook.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels: Kubernetes' recommended labels plus helm.sh/chart. The selector is the stable subset.
+*/}}
+{{- define "kargo-rollback-webhook.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kargo-rollback-webhook.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kargo-rollback-webhook.labels" -}}
+helm.sh/chart: {{ include "kargo-rollback-webhook.chart" . }}
+{{ include "kargo-rollback-webhook.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: admission-webhook
+app.kubernetes.io/part-of: kargo
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "kargo-rollback-webhook.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The usernames allowed to touch the rollback annotation, comma-separated (KRW_CONTROLLER_USERNAME).
+*/}}
+{{- define "kargo-rollback-webhook.controllerUsernames" -}}
+{{- if .Values.controller.usernames }}
+{{- join "," .Values.controller.usernames }}
+{{- else }}
+{{- printf "system:serviceaccount:%s:kargo-controller" .Values.kargo.namespace }}
+{{- end }}
+{{- end }}
+
+{{/*
+Shutdown: the kubelet counts the preStop hook against the grace period, so the period covers the
+preStop pause, the server's drain and its shutdown timeout, plus a margin.
+*/}}
+{{- define "kargo-rollback-webhook.terminationGracePeriodSeconds" -}}
+{{- $s := .Values.shutdown }}
+{{- add $s.preStopSleepSeconds $s.drainSeconds $s.timeoutSeconds $s.marginSeconds }}
+{{- end }}
+
+{{/*
+TLS. The Secret the pods mount: <fullname>-tls in modes helm and certManager, the user's own in
+mode secret.
+*/}}
+{{- define "kargo-rollback-webhook.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" }}
+{{- required "tls.secret.name is required with tls.mode=secret" .Values.tls.secret.name }}
+{{- else }}
+{{- printf "%s-tls" (include "kargo-rollback-webhook.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+DNS names of the serving certificate: every name the Service answers to inside the cluster. The
+API server calls <svc>.<namespace>.svc.
+*/}}
+{{- define "kargo-rollback-webhook.dnsNames" -}}
+{{- $svc := include "kargo-rollback-webhook.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson }}
+{{- end }}
+
+{{/*
+tls.mode=helm: the CA and serving certificate, as JSON {"ca.crt", "tls.crt", "tls.key"} (PEM).
+
+Taken from the existing Secret when it holds all three, so upgrades keep the CA and certificate
+and the caBundle never changes under running pods; generated otherwise (first install, or after
+the Secret was deleted to renew). `helm template` and client-side dry runs cannot look up, so
+they always show fresh ones.
+
+Computed once per render and cached in .Values (each chart instance has its own), because the
+Secret, both webhook configurations and the pods' checksum annotation must see the same
+certificate, and genCA is random.
+*/}}
+{{- define "kargo-rollback-webhook.helmTLS" -}}
+{{- if not (hasKey .Values "__generatedTLS") }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "kargo-rollback-webhook.tlsSecretName" .) }}
+{{- $ca := dig "data" "ca.crt" "" $existing }}
+{{- $crt := dig "data" "tls.crt" "" $existing }}
+{{- $key := dig "data" "tls.key" "" $existing }}
+{{- $tls := dict }}
+{{- if and $ca $crt $key }}
+{{- $tls = dict "ca.crt" (b64dec $ca) "tls.crt" (b64dec $crt) "tls.key" (b64dec $key) }}
+{{- else }}
+{{- $fullname := include "kargo-rollback-webhook.fullname" . }}
+{{- $dnsNames := include "kargo-rollback-webhook.dnsNames" . | fromJsonArray }}
+{{- $generatedCA := genCA (printf "%s-ca" $fullname) (int .Values.tls.helm.caValidityDays) }}
+{{- $cert := genSignedCert (index $dnsNames 2) nil $dnsNames (int .Values.tls.helm.certValidityDays) $generatedCA }}
+{{- $tls = dict "ca.crt" $generatedCA.Cert "tls.crt" $cert.Cert "tls.key" $cert.Key }}
+{{- end }}
+{{- $_ := set .Values "__generatedTLS" $tls }}
+{{- end }}
+{{- toJson .Values.__generatedTLS }}
+{{- end }}
+
+{{/*
+The webhooks' caBundle (base64 PEM). Empty in mode certManager: cert-manager's CA injector fills it.
+*/}}
+{{- define "kargo-rollback-webhook.caBundle" -}}
+{{- if eq .Values.tls.mode "helm" }}
+{{- index (include "kargo-rollback-webhook.helmTLS" . | fromJson) "ca.crt" | b64enc }}
+{{- else if eq .Values.tls.mode "secret" }}
+{{- required "tls.caBundle (PEM) is required with tls.mode=secret" .Values.tls.caBundle | b64enc }}
+{{- end }}
+{{- end }}
+
+{{/*
+tls.mode=certManager: the serving Certificate whose CA cert-manager injects into the webhooks.
+*/}}
+{{- define "kargo-rollback-webhook.injectCAFrom" -}}
+{{- printf "%s/%s" .Release.Namespace (include "kargo-rollback-webhook.fullname" .) }}
+{{- end }}
+
+{{/*
+The fields every webhook shares; call with (dict "root" $ "path" <server path>).
+*/}}
+{{- define "kargo-rollback-webhook.webhookCommon" -}}
+{{- $root := .root }}
+{{- $values := $root.Values -}}
+clientConfig:
+  service:
+    name: {{ include "kargo-rollback-webhook.fullname" $root }}
+    namespace: {{ $root.Release.Namespace }}
+    path: {{ .path }}
+    port: {{ $values.service.port }}
+  {{- with include "kargo-rollback-webhook.caBundle" $root }}
+  caBundle: {{ . }}
+  {{- end }}
+admissionReviewVersions: ["v1", "v1beta1"]
+sideEffects: None
+failurePolicy: {{ $values.failurePolicy }}
+timeoutSeconds: {{ $values.timeoutSeconds }}
+matchPolicy: Equivalent
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- range concat (list "kube-system" $root.Release.Namespace) $values.namespaceSelector.excludedNamespaces | uniq }}
+        - {{ . | quote }}
+        {{- end }}
+    {{- if $values.namespaceSelector.kargoProjectsOnly }}
+    - key: kargo.akuity.io/project
+      operator: In
+      values: ["true"]
+    {{- end }}
+{{- with $values.matchConditions }}
+matchConditions:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The rule of one Kargo resource; call with the plural resource name.
+*/}}
+{{- define "kargo-rollback-webhook.rules" -}}
+rules:
+  - apiGroups: ["kargo.akuity.io"]
+    apiVersions: ["v1alpha1"]
+    operations: ["CREATE", "UPDATE"]
+    resources: [{{ . | quote }}]
+    scope: Namespaced
+{{- end }}
+
+{{/*
+How the kubelet probes a path; call with (dict "root" $ "path" "/healthz"). HTTPS GET (the kubelet
+does not verify the certificate). With tls.clientCA the server demands a client certificate on
+every connection, which the kubelet never presents, so the probes fall back to a TCP connect.
+*/}}
+{{- define "kargo-rollback-webhook.probeHandler" -}}
+{{- if .root.Values.tls.clientCA.secretName -}}
+tcpSocket:
+  port: https
+{{- else -}}
+httpGet:
+  path: {{ .path }}
+  port: https
+  scheme: HTTPS
+{{- end }}
+{{- end }}
