@@ -1,0 +1,229 @@
+"""The HTTP layer through the real FastAPI app (httpx ASGI transport, no network)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+
+from app.admission.http import AdmissionEndpoint, WebhookSpec
+from app.admission.review import AdmissionRequest, GroupVersionKind, decode_review
+from app.kargo.constants import (
+    PROJECT_CONFIG_VALIDATE_PATH,
+    PROMOTION_MUTATE_PATH,
+    PROMOTION_VALIDATE_PATH,
+)
+from app.observability import Observability
+from tests.support.app import client
+from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review
+
+pytestmark = pytest.mark.anyio
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _post(path: str, body: Any, **settings: Any) -> tuple[int, dict[str, Any]]:
+    c, _ = client(**settings)
+    async with c:
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        r = await c.post(path + "?timeout=10s", content=data, headers=JSON)
+    return r.status_code, r.json()
+
+
+async def test_mutating_path_strips_a_users_annotation() -> None:
+    body = review(promotion({KEY: "true", "keep": "me"}), uid="abc")
+    code, answer = await _post(PROMOTION_MUTATE_PATH, body)
+    assert code == 200
+    assert answer["apiVersion"] == "admission.k8s.io/v1"
+    assert answer["kind"] == "AdmissionReview"
+    response = answer["response"]
+    assert response["uid"] == "abc"
+    assert response["allowed"] is True
+    assert response["patchType"] == "JSONPatch"
+    assert orjson.loads(base64.b64decode(response["patch"])) == [
+        {"op": "remove", "path": "/metadata/annotations/kargo.akuity.io~1rollback"}
+    ]
+    assert response["warnings"]
+    assert "rollback-annotation" in response["auditAnnotations"]
+
+
+async def test_v1beta1_is_answered_in_v1beta1() -> None:
+    body = review(promotion({KEY: "true"}), api_version="admission.k8s.io/v1beta1")
+    _, answer = await _post(PROMOTION_VALIDATE_PATH, body)
+    assert answer["apiVersion"] == "admission.k8s.io/v1beta1"
+    assert answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["code"] == 403
+
+
+async def test_controller_is_allowed_without_patch() -> None:
+    body = review(promotion({KEY: "true"}), username=CONTROLLER)
+    _, answer = await _post(PROMOTION_MUTATE_PATH, body)
+    assert answer["response"]["allowed"] is True
+    assert "patch" not in answer["response"]
+
+
+async def test_configured_usernames_replace_the_default() -> None:
+    body = review(promotion({KEY: "true"}), username="system:serviceaccount:ops:kargo-controller-x")
+    _, answer = await _post(
+        PROMOTION_VALIDATE_PATH,
+        body,
+        controller_usernames=("system:serviceaccount:ops:kargo-controller-x",),
+    )
+    assert answer["response"]["allowed"] is True
+    body = review(promotion({KEY: "true"}), username=CONTROLLER)
+    _, answer = await _post(
+        PROMOTION_VALIDATE_PATH,
+        body,
+        controller_usernames=("system:serviceaccount:ops:kargo-controller-x",),
+    )
+    assert answer["response"]["allowed"] is False
+
+
+async def test_deny_mode_mutating_path_does_not_patch() -> None:
+    body = review(promotion({KEY: "true"}))
+    _, answer = await _post(PROMOTION_MUTATE_PATH, body, rollback_annotation_mode="deny")
+    assert answer["response"]["allowed"] is True
+    assert "patch" not in answer["response"]
+
+
+async def test_bad_project_config_is_denied_with_field_paths() -> None:
+    cfg = project_config(
+        [{"stageSelector": {"name": "regex:("}}, {"stage": "a", "stageSelector": {"name": "b"}}],
+        name="other",
+    )
+    _, answer = await _post(PROJECT_CONFIG_VALIDATE_PATH, review(cfg))
+    status = answer["response"]["status"]
+    assert answer["response"]["allowed"] is False
+    assert status["code"] == 422
+    assert status["reason"] == "Invalid"
+    fields = {c["field"] for c in status["details"]["causes"]}
+    assert {
+        "metadata.name",
+        "spec.promotionPolicies[0].stageSelector.name",
+        "spec.promotionPolicies[1]",
+    } <= fields
+    assert status["message"].startswith('ProjectConfig.kargo.akuity.io "other" is invalid: [')
+
+
+async def test_good_project_config_is_allowed() -> None:
+    cfg = project_config([{"stage": "prod", "autoRollback": {"onVerification": ["Failed"]}}])
+    _, answer = await _post(PROJECT_CONFIG_VALIDATE_PATH, review(cfg))
+    assert answer["response"]["allowed"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param(
+            PROJECT_CONFIG_VALIDATE_PATH,
+            review(promotion({})),
+            id="Promotion to ProjectConfig path",
+        ),
+        pytest.param(
+            PROMOTION_MUTATE_PATH, review(project_config([])), id="ProjectConfig to mutating path"
+        ),
+        pytest.param(
+            PROMOTION_VALIDATE_PATH, review(promotion({}), version="v1beta9"), id="unknown version"
+        ),
+    ],
+)
+async def test_wrong_kind_or_version_is_denied_with_400(path: str, body: Any) -> None:
+    code, answer = await _post(path, body)
+    assert code == 200
+    assert answer["response"]["uid"] == body["request"]["uid"]
+    assert answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["code"] == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"not json", id="not JSON"),
+        pytest.param(b"\xc3\x28", id="invalid UTF-8"),
+        pytest.param(b"[" * 5000, id="deeply nested"),
+        pytest.param(b"null", id="null"),
+        pytest.param(b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}', id="no req"),
+    ],
+)
+async def test_bodies_without_uid_get_400_and_a_review(body: bytes) -> None:
+    code, answer = await _post(PROMOTION_MUTATE_PATH, body)
+    assert code == 400
+    assert answer["kind"] == "AdmissionReview"
+    assert answer["response"]["allowed"] is False
+    assert answer["response"]["uid"] == ""
+    assert answer["response"]["status"]["code"] == 400
+
+
+async def test_oversized_body_is_413() -> None:
+    body = review(promotion({"big": "x" * 4096}))
+    code, answer = await _post(PROMOTION_VALIDATE_PATH, body, max_body_bytes=2048)
+    assert code == 413
+    assert answer["response"]["allowed"] is False
+    assert "2048" in answer["response"]["status"]["message"]
+
+
+async def test_wrong_content_type_is_415() -> None:
+    c, _ = client()
+    async with c:
+        r = await c.post(
+            PROMOTION_VALIDATE_PATH, content=b"{}", headers={"content-type": "text/plain"}
+        )
+    assert r.status_code == 415
+    assert r.json()["response"]["allowed"] is False
+
+
+async def test_get_on_a_webhook_path_is_405() -> None:
+    c, _ = client()
+    async with c:
+        r = await c.get(PROMOTION_VALIDATE_PATH)
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+
+
+async def test_an_exception_in_a_policy_is_a_500_denial_with_uid() -> None:
+    def broken(_: AdmissionRequest) -> Any:
+        raise RuntimeError("boom")
+
+    obs = Observability()
+    endpoint = AdmissionEndpoint(
+        WebhookSpec(
+            "broken", "/x", GroupVersionKind("kargo.akuity.io", "v1alpha1", "Promotion"), broken
+        ),
+        max_body_bytes=1 << 20,
+        recorder=obs,
+    )
+    req = review(promotion({}), uid="u-9")
+    decision = endpoint.decide(decode_review(orjson.dumps(req)))
+    assert decision.allowed is False
+    assert decision.status is not None
+    assert decision.status["code"] == 500
+    assert decision.outcome == "error"
+
+
+async def test_health_readiness_and_metrics() -> None:
+    c, _ = client()
+    async with c:
+        assert (await c.get("/healthz")).status_code == 200
+        await c.post(
+            PROMOTION_MUTATE_PATH,
+            content=orjson.dumps(review(promotion({KEY: "true"}))),
+            headers=JSON,
+        )
+        metrics = (await c.get("/metrics")).text
+    requests = 'decision="patched",operation="CREATE",webhook="promotion-mutate"} 1.0'
+    assert "krw_admission_requests_total{" + requests in metrics
+    assert (
+        'krw_rollback_guard_actions_total{action="stripped",webhook="promotion-mutate"} 1.0'
+        in metrics
+    )
+    assert "krw_admission_duration_seconds_bucket" in metrics
+    assert 'le="0.0005"' in metrics
+    assert "krw_build_info{" in metrics

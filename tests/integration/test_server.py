@@ -1,0 +1,183 @@
+"""The real `kargo-rollback-webhook serve` process over TLS, with certificates from `certs`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from app.kargo.constants import (
+    PROJECT_CONFIG_VALIDATE_PATH,
+    PROMOTION_MUTATE_PATH,
+    PROMOTION_VALIDATE_PATH,
+)
+from tests.support.reviews import KEY, project_config, promotion, review
+from tests.support.server import CLI, ServerProcess
+
+pytestmark = pytest.mark.integration
+JSON = {"content-type": "application/json"}
+
+
+def test_mutating_path_strips_over_https(server: ServerProcess) -> None:
+    body = review(promotion({KEY: "true"}), uid="it-1")
+    with server.client() as c:
+        r = c.post(PROMOTION_MUTATE_PATH + "?timeout=5s", content=orjson.dumps(body), headers=JSON)
+    assert r.status_code == 200
+    response = r.json()["response"]
+    assert response["uid"] == "it-1"
+    assert orjson.loads(base64.b64decode(response["patch"])) == [
+        {"op": "remove", "path": "/metadata/annotations/kargo.akuity.io~1rollback"}
+    ]
+
+
+def test_validating_paths_deny(server: ServerProcess) -> None:
+    with server.client() as c:
+        r = c.post(
+            PROMOTION_VALIDATE_PATH,
+            content=orjson.dumps(review(promotion({KEY: "true"}))),
+            headers=JSON,
+        )
+        assert r.json()["response"]["status"]["code"] == 403
+        bad = project_config([{"stageSelector": {"name": "glob:["}}])
+        r = c.post(PROJECT_CONFIG_VALIDATE_PATH, content=orjson.dumps(review(bad)), headers=JSON)
+    status = r.json()["response"]["status"]
+    assert status["code"] == 422
+    assert status["details"]["causes"][0]["field"] == "spec.promotionPolicies[0].stageSelector.name"
+
+
+def test_many_requests_on_one_keep_alive_connection(server: ServerProcess) -> None:
+    with server.client() as c:
+        for i in range(50):
+            body = review(promotion({}), uid=f"ka-{i}")
+            r = c.post(PROMOTION_MUTATE_PATH, content=orjson.dumps(body), headers=JSON)
+            assert r.json()["response"]["uid"] == f"ka-{i}"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b"", 400, id="empty"),
+        pytest.param(b"{not json", 400, id="garbage"),
+        pytest.param(b"[" * 100_000, 400, id="deep nesting"),
+    ],
+)
+def test_bad_input_gets_4xx_review(server: ServerProcess, body: bytes, status: int) -> None:
+    with server.client() as c:
+        r = c.post(PROMOTION_MUTATE_PATH, content=body, headers=JSON)
+    assert r.status_code == status
+    assert r.json()["response"]["allowed"] is False
+
+
+def test_oversized_body_is_413(server: ServerProcess) -> None:
+    with server.client() as c:
+        r = c.post(PROMOTION_MUTATE_PATH, content=b" " * (8 * 1024 * 1024), headers=JSON)
+    assert r.status_code == 413
+    assert r.json()["response"]["allowed"] is False
+
+
+def test_health_and_metrics(server: ServerProcess) -> None:
+    with server.client() as c:
+        assert c.get("/healthz").text == "ok"
+        assert c.get("/readyz").status_code == 200
+        metrics = c.get("/metrics").text
+    assert "krw_admission_requests_total" in metrics
+    assert "krw_build_info" in metrics
+
+
+def test_decision_log_is_one_json_line_without_the_object(server: ServerProcess) -> None:
+    secret = "do-not-log-this-value"
+    body = review(promotion({KEY: "true", "note": secret}), uid="log-1", username="carol")
+    with server.client() as c:
+        c.post(PROMOTION_MUTATE_PATH, content=orjson.dumps(body), headers=JSON)
+    lines = [json.loads(x) for x in server.logs().splitlines() if '"log-1"' in x]
+    assert len(lines) == 1
+    entry = lines[0]
+    assert entry["msg"] == "admission decision"
+    assert entry["uid"] == "log-1"
+    assert entry["username"] == "carol"
+    assert entry["decision"] == "patched"
+    assert entry["reason"] == "stripped"
+    assert entry["namespace"] == "proj"
+    assert isinstance(entry["duration_ms"], float)
+    assert secret not in server.logs()
+
+
+def test_plain_http_is_refused(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = sock.recv(100)
+    assert not data.startswith(b"HTTP/1.1 200")
+
+
+def test_certificate_has_the_local_names(server: ServerProcess) -> None:
+    ctx = ssl.create_default_context(cafile=server.ca_file)
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+@pytest.mark.parametrize(
+    ("args", "setting"),
+    [
+        pytest.param(
+            ["--rollback-annotation-mode", "warn"], "--rollback-annotation-mode", id="unknown mode"
+        ),
+        pytest.param(["--controller-username", ""], "--controller-username", id="empty username"),
+    ],
+)
+def test_misconfiguration_exits_2_naming_the_setting(
+    certs: Path, args: list[str], setting: str
+) -> None:
+    result = subprocess.run(
+        [
+            CLI,
+            "serve",
+            "--tls-cert-file",
+            str(certs / "tls.crt"),
+            "--tls-key-file",
+            str(certs / "tls.key"),
+            *args,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert setting in result.stderr
+
+
+def test_key_not_matching_certificate_exits_2(certs: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    subprocess.run(
+        [CLI, "certs", "generate", "--out", str(other), "--dns-name", "x"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    result = subprocess.run(
+        [
+            CLI,
+            "serve",
+            "--tls-cert-file",
+            str(certs / "tls.crt"),
+            "--tls-key-file",
+            str(other / "tls.key"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--tls-key-file" in result.stderr
+    assert "does not match" in result.stderr

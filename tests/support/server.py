@@ -1,0 +1,128 @@
+"""Real server processes for integration tests: `kargo-rollback-webhook serve` over real TLS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+BIN_DIR = Path(sys.executable).parent
+CLI = str(BIN_DIR / "kargo-rollback-webhook")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def generate_certs(out: Path, *extra: str) -> Path:
+    """Run the real `certs generate` command; returns the directory."""
+    subprocess.run(
+        [
+            CLI,
+            "certs",
+            "generate",
+            "--out",
+            str(out),
+            "--dns-name",
+            "localhost",
+            "--ip",
+            "127.0.0.1",
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return out
+
+
+@dataclass
+class ServerProcess:
+    certs: Path
+    log_path: Path
+    args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.certs / "ca.crt")
+
+    def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> ServerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KRW_")}
+        env.update(self.env)
+        cmd = [
+            CLI,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--tls-cert-file",
+            str(self.certs / "tls.crt"),
+            "--tls-key-file",
+            str(self.certs / "tls.key"),
+            *self.args,
+        ]
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=self._log, env=env)
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def client(self, timeout: float = 10.0) -> httpx.Client:
+        verify = ssl.create_default_context(cafile=self.ca_file)
+        return httpx.Client(base_url=self.base_url, verify=verify, timeout=timeout)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"server exited with {self.process.returncode}:\n{self.logs()}"
+                )
+            try:
+                with self.client() as c:
+                    if c.get("/readyz").status_code == 200:
+                        return
+            except httpx.HTTPError as exc:
+                last = exc
+            time.sleep(0.05)
+        raise AssertionError(f"server not ready after {timeout}s ({last}):\n{self.logs()}")
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        self.terminate()
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._log.close()
+        return code
