@@ -20,6 +20,11 @@ Every inner context is configured exactly like the outer one (versions, ALPN, cl
 after the switch OpenSSL reads some settings from the inner context (ALPN selection, the
 certificate store that verifies client certificates) and others from the connection, which
 copied them from the outer one.
+
+Handing it to uvicorn (0.47+): `uvicorn.Config(app, ssl_context_factory=lambda _config,
+_default: reloader.context, ...)` without `ssl_certfile`; uvicorn calls the factory once in
+`Config.load()` and listens with that context. One worker only: an SSLContext cannot be pickled
+into worker processes.
 """
 
 from __future__ import annotations
