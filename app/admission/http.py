@@ -13,10 +13,13 @@ sent: the API server would treat it as a call failure and apply `failurePolicy`,
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from app.admission import responses as rsp
 from app.admission import status as st
@@ -58,13 +61,58 @@ class BodyTooLarge(Exception):
     """The body is over the configured limit."""
 
 
+# The API server's default webhook timeout, used when a request carries no `?timeout=`.
+DEFAULT_TIMEOUT_SECONDS: Final = 10.0
+# `timeoutSeconds` may be 1 to 30; a larger value in the query string is not from an API server.
+MAX_TIMEOUT_SECONDS: Final = 30.0
+# Answer this much before the API server's deadline, so the denial arrives before it gives up
+# (network, TLS and the API server's own bookkeeping take the rest): 10% of the timeout, at
+# least 50 ms, at most 500 ms.
+_MARGIN_FRACTION: Final = 0.1
+_MARGIN_MIN: Final = 0.05
+_MARGIN_MAX: Final = 0.5
+# Bodies up to this size are decided inline on the event loop (well under a millisecond);
+# larger ones in a worker thread, so that the deadline can still answer while they run.
+DEFAULT_OFFLOAD_BYTES: Final = 64 * 1024
+
+_TIMEOUT_PATTERN: Final = re.compile(rb"(?:^|&)timeout=(\d+(?:\.\d+)?)(ms|s|m)(?:&|$)")
+_UNIT_SECONDS: Final = {b"ms": 0.001, b"s": 1.0, b"m": 60.0}
+
+
+def request_timeout(query_string: bytes) -> float:
+    """The API server's `?timeout=10s` (a Go duration), clamped; the default when absent."""
+    match = _TIMEOUT_PATTERN.search(query_string)
+    if match is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return min(max(seconds, 0.0), MAX_TIMEOUT_SECONDS)
+
+
+def answer_budget(timeout: float) -> float:
+    """Seconds available to answer, leaving a margin before the API server's deadline."""
+    margin = min(max(timeout * _MARGIN_FRACTION, _MARGIN_MIN), _MARGIN_MAX)
+    return max(timeout - margin, 0.0)
+
+
 class AdmissionEndpoint:
     """ASGI app for one webhook path."""
 
-    def __init__(self, spec: WebhookSpec, *, max_body_bytes: int, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        spec: WebhookSpec,
+        *,
+        max_body_bytes: int,
+        recorder: Recorder,
+        offload_bytes: int = DEFAULT_OFFLOAD_BYTES,
+        executor: Executor | None = None,
+    ) -> None:
         self.spec = spec
         self.max_body_bytes = max_body_bytes
         self.recorder = recorder
+        self.offload_bytes = offload_bytes
+        # One worker: offloaded decisions are CPU-bound under the GIL, so more threads would
+        # not decide faster; they exist so the event loop can answer at the deadline.
+        self._executor = executor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - routes only pass HTTP here
@@ -90,10 +138,19 @@ class AdmissionEndpoint:
                 await self._reject(send, 413, "too-large", self._too_large_message())
                 return
 
+        loop = asyncio.get_running_loop()
+        timeout = request_timeout(scope.get("query_string", b""))
+        deadline = loop.time() + answer_budget(timeout)
         try:
-            body = await self._read_body(receive)
+            async with asyncio.timeout_at(deadline):
+                body = await self._read_body(receive)
         except BodyTooLarge:
             await self._reject(send, 413, "too-large", self._too_large_message())
+            return
+        except TimeoutError:
+            await self._reject(
+                send, 408, "deadline-exceeded", "the request body did not arrive in time"
+            )
             return
 
         started = time.perf_counter()
@@ -108,9 +165,38 @@ class AdmissionEndpoint:
                 await _send(send, 200, decision, exc.api_version, exc.uid)
             return
 
-        decision = self.decide(request)
+        if len(body) <= self.offload_bytes:
+            decision = self.decide(request)
+        else:
+            decision = await self._decide_before(request, deadline, timeout)
         self.recorder.record(self.spec.name, request, decision, time.perf_counter() - started)
         await _send(send, 200, decision, request.api_version, request.uid)
+
+    async def _decide_before(
+        self, request: AdmissionRequest, deadline: float, timeout: float
+    ) -> rsp.Decision:
+        """Decide in a worker thread; past the deadline, deny (fail closed) and move on.
+
+        Accepted: the worker finishes the abandoned decision in the background (a thread cannot
+        be stopped); its result is discarded. The single worker bounds that waste to one
+        decision at a time, and later offloaded requests queue behind it under their own
+        deadlines, so the answer is deterministic either way: decided in time, or denied.
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"decide-{self.spec.name}")
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self.decide, request)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await future
+        except TimeoutError:
+            return rsp.errored(
+                "deadline-exceeded",
+                st.timeout(
+                    f"no decision within the API server's timeout of {timeout:g}s; "
+                    "the request is refused rather than admitted unchecked"
+                ),
+            )
 
     def decide(self, request: AdmissionRequest) -> rsp.Decision:
         """Check the kind, then run the policy; an exception becomes a 500 denial, never a crash."""
@@ -160,8 +246,13 @@ class AdmissionEndpoint:
 
     async def _reject(self, send: Send, http_status: int, error: str, message: str) -> None:
         self.recorder.record_rejected(self.spec.name, error, message, None)
-        code = 413 if http_status == 413 else 400
-        status = st.too_large(message) if code == 413 else st.bad_request(message)
+        if http_status == 413:
+            status = st.too_large(message)
+        elif http_status == 408:
+            status = st.timeout(message)
+            status["code"] = 408
+        else:
+            status = st.bad_request(message)
         if http_status == 415:
             status["code"] = 415
             status["reason"] = "UnsupportedMediaType"

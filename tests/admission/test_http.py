@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
-from app.admission.http import AdmissionEndpoint, WebhookSpec
-from app.admission.review import AdmissionRequest, GroupVersionKind, decode_review
+from app.admission.http import (
+    DEFAULT_TIMEOUT_SECONDS,
+    AdmissionEndpoint,
+    WebhookSpec,
+    answer_budget,
+    request_timeout,
+)
+from app.admission.responses import allowed
+from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.kargo.constants import (
     PROJECT_CONFIG_VALIDATE_PATH,
     PROMOTION_MUTATE_PATH,
@@ -188,26 +198,6 @@ async def test_get_on_a_webhook_path_is_405() -> None:
     assert r.headers["allow"] == "POST"
 
 
-async def test_an_exception_in_a_policy_is_a_500_denial_with_uid() -> None:
-    def broken(_: AdmissionRequest) -> Any:
-        raise RuntimeError("boom")
-
-    obs = Observability()
-    endpoint = AdmissionEndpoint(
-        WebhookSpec(
-            "broken", "/x", GroupVersionKind("kargo.akuity.io", "v1alpha1", "Promotion"), broken
-        ),
-        max_body_bytes=1 << 20,
-        recorder=obs,
-    )
-    req = review(promotion({}), uid="u-9")
-    decision = endpoint.decide(decode_review(orjson.dumps(req)))
-    assert decision.allowed is False
-    assert decision.status is not None
-    assert decision.status["code"] == 500
-    assert decision.outcome == "error"
-
-
 async def test_health_readiness_and_metrics() -> None:
     c, _ = client()
     async with c:
@@ -227,3 +217,96 @@ async def test_health_readiness_and_metrics() -> None:
     assert "krw_admission_duration_seconds_bucket" in metrics
     assert 'le="0.0005"' in metrics
     assert "krw_build_info{" in metrics
+
+
+def _endpoint(policy: Any, obs: Observability, **kwargs: Any) -> AdmissionEndpoint:
+    spec = WebhookSpec(
+        "test-hook", "/x", GroupVersionKind("kargo.akuity.io", "v1alpha1", "Promotion"), policy
+    )
+    return AdmissionEndpoint(spec, max_body_bytes=1 << 20, recorder=obs, **kwargs)
+
+
+async def _post_to(endpoint: AdmissionEndpoint, body: Any, query: str = "") -> httpx.Response:
+    transport = httpx.ASGITransport(app=endpoint)
+    async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as c:
+        return await c.post("/x" + query, content=orjson.dumps(body), headers=JSON)
+
+
+async def test_an_exception_is_answered_logged_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(_: AdmissionRequest) -> Any:
+        raise RuntimeError("boom")
+
+    obs = Observability()
+    r = await _post_to(_endpoint(broken, obs), review(promotion({}), uid="u-7"))
+    assert r.status_code == 200
+    response = r.json()["response"]
+    assert response == {
+        "uid": "u-7",
+        "allowed": False,
+        "status": response["status"],
+    }
+    assert response["status"]["code"] == 500
+    assert "boom" not in response["status"]["message"]
+    assert any("boom" in (rec.exc_text or "") or rec.exc_info for rec in caplog.records)
+    errors = obs.registry.get_sample_value(
+        "krw_admission_errors_total", {"webhook": "test-hook", "error": "internal-error"}
+    )
+    assert errors == 1.0
+
+
+@pytest.mark.parametrize(
+    ("query", "seconds"),
+    [
+        pytest.param(b"timeout=10s", 10.0, id="ten seconds"),
+        pytest.param(b"timeout=1s", 1.0, id="one second"),
+        pytest.param(b"a=b&timeout=1500ms", 1.5, id="milliseconds after another parameter"),
+        pytest.param(b"timeout=1m", 30.0, id="a minute is clamped to 30s"),
+        pytest.param(b"", DEFAULT_TIMEOUT_SECONDS, id="absent: the API server's default"),
+        pytest.param(b"timeout=soon", DEFAULT_TIMEOUT_SECONDS, id="malformed: the default"),
+        pytest.param(b"xtimeout=1s", DEFAULT_TIMEOUT_SECONDS, id="another parameter's suffix"),
+    ],
+)
+def test_request_timeout(query: bytes, seconds: float) -> None:
+    assert request_timeout(query) == seconds
+
+
+def test_answer_budget_leaves_a_margin() -> None:
+    assert answer_budget(1.0) == pytest.approx(0.9)
+    assert answer_budget(10.0) == pytest.approx(9.5)
+    assert answer_budget(0.01) == 0.0
+
+
+async def test_a_decision_past_the_deadline_is_denied_before_the_api_server_gives_up() -> None:
+    release = threading.Event()
+
+    def slow(_: AdmissionRequest) -> Any:
+        release.wait(5)  # stands in for a decision that takes too long
+        raise AssertionError("the slow decision's result must be discarded")
+
+    obs = Observability()
+    endpoint = _endpoint(slow, obs, offload_bytes=0)
+    started = time.monotonic()
+    try:
+        r = await _post_to(endpoint, review(promotion({}), uid="slow-1"), "?timeout=1s")
+    finally:
+        release.set()
+    elapsed = time.monotonic() - started
+    response = r.json()["response"]
+    assert response["uid"] == "slow-1"
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 504
+    assert "refused rather than admitted" in response["status"]["message"]
+    assert 0.85 <= elapsed < 1.0
+    counted = obs.registry.get_sample_value(
+        "krw_admission_errors_total", {"webhook": "test-hook", "error": "deadline-exceeded"}
+    )
+    assert counted == 1.0
+
+
+async def test_an_offloaded_decision_in_time_is_answered_normally() -> None:
+    obs = Observability()
+    endpoint = _endpoint(lambda _: allowed("fine"), obs, offload_bytes=0)
+    r = await _post_to(endpoint, review(promotion({}), uid="ok-1"), "?timeout=5s")
+    assert r.json()["response"] == {"uid": "ok-1", "allowed": True}
