@@ -3,7 +3,6 @@ budget, probes, shutdown timing, the restricted Pod Security profile, and the se
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from app.config import OPTIONS
 from tests.chart.helm import (
     NAMESPACE,
-    REPO_ROOT,
     Manifest,
     container,
     env_of,
@@ -21,18 +19,13 @@ from tests.chart.helm import (
     render,
 )
 from tests.chart.scenarios import EVERYTHING, SCENARIO_NAMES, all_scenarios
+from tests.image.dockerfile import stages
 
 # Volume types the restricted Pod Security profile allows.
 RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
     "projected", "secret",
 }  # fmt: skip
-
-
-def _image_user() -> str:
-    """The Dockerfile's last USER: the UID the image runs as."""
-    users = re.findall(r"^USER\s+(\S+)", (REPO_ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    return str(users[-1])
 
 
 def _all_containers(spec: Manifest) -> list[Manifest]:
@@ -62,7 +55,7 @@ def test_every_container_follows_the_restricted_pod_security_profile(scenario: s
 
 def test_pods_run_as_the_images_non_root_uid() -> None:
     pod_security = pod_spec(render())["securityContext"]
-    assert _image_user() == "65532:65532"
+    assert stages()[-1].last("USER") == "65532:65532", "the image's UID"
     assert (pod_security["runAsUser"], pod_security["runAsGroup"]) == (65532, 65532)
     assert pod_security["fsGroup"] == 65532
 

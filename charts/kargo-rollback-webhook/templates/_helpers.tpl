@@ -89,13 +89,19 @@ mode secret.
 {{- end }}
 
 {{/*
-DNS names of the serving certificate: every name the Service answers to inside the cluster. The
-API server calls <svc>.<namespace>.svc.
+The name the API server calls the webhook by: <svc>.<namespace>.svc.
+*/}}
+{{- define "kargo-rollback-webhook.serviceDNSName" -}}
+{{- printf "%s.%s.svc" (include "kargo-rollback-webhook.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/*
+DNS names of the serving certificate, as JSON: every name the Service answers to in the cluster.
 */}}
 {{- define "kargo-rollback-webhook.dnsNames" -}}
 {{- $svc := include "kargo-rollback-webhook.fullname" . }}
-{{- $ns := .Release.Namespace }}
-{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson }}
+{{- $dnsName := include "kargo-rollback-webhook.serviceDNSName" . }}
+{{- list $svc (printf "%s.%s" $svc .Release.Namespace) $dnsName (printf "%s.cluster.local" $dnsName) | toJson }}
 {{- end }}
 
 {{/*
@@ -123,7 +129,8 @@ certificate, and genCA is random.
 {{- $fullname := include "kargo-rollback-webhook.fullname" . }}
 {{- $dnsNames := include "kargo-rollback-webhook.dnsNames" . | fromJsonArray }}
 {{- $generatedCA := genCA (printf "%s-ca" $fullname) (int .Values.tls.helm.caValidityDays) }}
-{{- $cert := genSignedCert (index $dnsNames 2) nil $dnsNames (int .Values.tls.helm.certValidityDays) $generatedCA }}
+{{- $commonName := include "kargo-rollback-webhook.serviceDNSName" . }}
+{{- $cert := genSignedCert $commonName nil $dnsNames (int .Values.tls.helm.certValidityDays) $generatedCA }}
 {{- $tls = dict "ca.crt" $generatedCA.Cert "tls.crt" $cert.Cert "tls.key" $cert.Key }}
 {{- end }}
 {{- $_ := set .Values "__generatedTLS" $tls }}
