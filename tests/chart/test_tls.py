@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,9 @@ def test_helm_mode_pods_restart_when_the_certificate_changes() -> None:
     first, second = render_fresh(), render_fresh()
     assert _ca_bundles(first) != _ca_bundles(second)
     assert _pod_annotations(first)["checksum/tls"] != _pod_annotations(second)["checksum/tls"]
+    # A hash of the certificate, never of the key.
+    expected = hashlib.sha256(_secret_data(first)["tls.crt"]).hexdigest()
+    assert _pod_annotations(first)["checksum/tls"] == expected
     for tls_mode in ("certManager", "secret"):
         assert "checksum/tls" not in _pod_annotations(render(modes(tls_mode, "strip")))
 
