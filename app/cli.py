@@ -1,4 +1,4 @@
-"""The `kargo-rollback-webhook` command: serve, certs."""
+"""The `kargo-rollback-webhook` command: serve, certs, check, policy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from app import check, policy
 from app.config import OPTIONS, ConfigError, resolve
 from app.tls import certs_command
 
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     certs_command.register(commands)
+    check.register(commands)
+    policy.register(commands)
     return parser
 
 
