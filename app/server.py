@@ -1,45 +1,88 @@
-"""Running the application under uvicorn with TLS."""
+"""Running the application under uvicorn: TLS with hot reload, connection limits, graceful stop.
+
+The layers a request passes, outermost first:
+
+1. TLS (`ServedCertificate`): one `SSLContext` whose certificate follows the files on disk;
+   HTTP/1.1 only, TLS 1.2+ (or 1.3+), optionally client certificates.
+2. The connection (`serving.protocol`): header and body deadlines, a head size limit, keep-alive
+   for idle connections.
+3. `CloseConnectionsWhileDraining`: after SIGTERM, every answer closes its connection.
+4. `ConcurrencyLimit`: a fast 503 past `max_concurrency` requests in flight.
+5. The FastAPI application from `create_app`.
+"""
 
 from __future__ import annotations
 
-import ssl
+import math
+from collections.abc import Callable
 
 import uvicorn
 
-from app.config import ConfigError, Settings
-from app.main import create_app
-from app.observability import configure_logging
+from app.config import Settings
+from app.main import Health, create_app
+from app.observability import Observability, configure_logging
+from app.serving.certificates import ServedCertificate
+from app.serving.concurrency import ConcurrencyLimit
+from app.serving.draining import CloseConnectionsWhileDraining
+from app.serving.lifecycle import GracefulServer
+from app.serving.protocol import ConnectionLimits, protocol_class
 
 
-def check_tls_pair(settings: Settings) -> None:
-    """Fail start-up with one line when the certificate and key cannot serve together."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
-    except ssl.SSLError as exc:
-        reason = exc.reason or str(exc)
-        if "KEY_VALUES_MISMATCH" in str(exc):
-            raise ConfigError("tls-key-file", "the key does not match the certificate") from None
-        raise ConfigError("tls-cert-file", f"cannot load certificate and key: {reason}") from None
-
-
-def serve(settings: Settings) -> None:
-    check_tls_pair(settings)
+def build_server(settings: Settings) -> GracefulServer:
+    """Everything `serve` runs, built but not started; raises `ConfigError` for a bad TLS pair."""
+    observability = Observability()
+    # Before logging is configured: a pair that cannot serve is the one line the CLI prints.
+    certificate = ServedCertificate(settings, observability)
     configure_logging(settings.log_level)
-    app = create_app(settings)
+
+    health = Health(checks=[certificate.expiry_problem])
+    app = create_app(settings, observability=observability, health=health)
+    limited = ConcurrencyLimit(
+        app, limit=settings.max_concurrency, on_reject=observability.overload.inc
+    )
+    asgi = CloseConnectionsWhileDraining(limited, draining=lambda: health.draining)
+
+    context = certificate.reloader.context
+    limits = ConnectionLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_header_bytes=settings.max_header_bytes,
+    )
     config = uvicorn.Config(
-        app,
+        asgi,
         host=settings.host,
         port=settings.port,
-        ssl_certfile=str(settings.tls_cert_file),
-        ssl_keyfile=str(settings.tls_key_file),
-        http="httptools",
+        # uvicorn calls this once, in Config.load(); the context never changes, the certificate
+        # it serves does (no ssl_certfile: uvicorn would build a context of its own).
+        ssl_context_factory=lambda _config, _default: context,
+        http=protocol_class(limits),
+        ws="none",
         lifespan="on",
         log_config=None,
         access_log=False,
-        timeout_keep_alive=int(settings.keep_alive_timeout),
-        limit_concurrency=settings.max_concurrency,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        # uvicorn's keep-alive timer takes whole seconds.
+        timeout_keep_alive=math.ceil(settings.keep_alive_timeout),
         server_header=False,
     )
-    uvicorn.Server(config).run()
+    return GracefulServer(
+        config,
+        drain_seconds=settings.drain_seconds,
+        shutdown_timeout=settings.shutdown_timeout,
+        on_drain=_start_draining(health),
+        background=[certificate.reloader.run],
+    )
+
+
+def serve(settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT and a graceful stop; a second signal exits at once."""
+    server = build_server(settings)
+    server.run()
+    if server.forced_by is not None:
+        raise SystemExit(128 + server.forced_by)
+
+
+def _start_draining(health: Health) -> Callable[[], None]:
+    def start_draining() -> None:
+        health.draining = True
+
+    return start_draining

@@ -126,3 +126,34 @@ class ServerProcess:
             code = self.process.wait()
         self._log.close()
         return code
+
+    # --- for tests that stop the server themselves (tests/serving) -----------------------------
+
+    def send_signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the process to exit on its own; kill it and fail if it does not in time."""
+        assert self.process is not None
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            self._log.close()
+            raise AssertionError(f"server still running after {timeout}s:\n{self.logs()}") from None
+        self._log.close()
+        return code
+
+    def metric(self, line_prefix: str, client: httpx.Client | None = None) -> float:
+        """The value of the first `/metrics` sample starting with `line_prefix` (0 if none)."""
+        if client is None:
+            with self.client() as own:
+                text = own.get("/metrics").text
+        else:
+            text = client.get("/metrics").text
+        for line in text.splitlines():
+            if line.startswith(line_prefix):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0

@@ -1,0 +1,268 @@
+"""Connection-level limits on uvicorn's httptools protocol: slow and abusive clients cost little.
+
+The API server holds a few keep-alive connections per webhook and sends complete requests on
+them; every other pattern is either a misbehaving client or an attack, and must neither hold
+resources for long nor delay the API server's calls. uvicorn gives a keep-alive timeout and
+nothing else, so this protocol adds, per connection:
+
+- a header deadline: from the first byte of a request to the end of its headers
+  (`header_timeout`); on expiry the connection is closed. The clock starts with a request's
+  first byte, not with the connection or the previous response: an idle keep-alive connection
+  is governed by the keep-alive timeout alone (Go's transport keeps idle connections for 90 s and
+  may dial one that it then parks unused, so a fresh connection is idle too, not slow).
+- a body deadline: from the end of the headers to the end of the body (`body_timeout`); on
+  expiry a request that has no answer yet gets 408, and the connection is closed.
+- a head size limit (`max_header_bytes`): the head is counted as raw bytes before the parser
+  sees them, so neither httptools nor uvicorn ever buffers more than the limit; a larger head
+  gets 431 and the connection is closed.
+- no keep-alive after a response sent before its request's body was fully received (a 413 on
+  `Content-Length`, a 503 at the concurrency limit): the rest of that body would otherwise be
+  read and thrown away for as long as the client cares to send it. Go's server does the same.
+
+uvicorn's own `limit_concurrency` is not used: it counts idle keep-alive connections, so the API
+server's parked connections or a few slow clients would turn real requests into 503s (see
+`concurrency.py` for the limit that counts requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from app.observability import LOGGER_NAME
+
+_log = logging.getLogger(f"{LOGGER_NAME}.connections")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """Per-connection limits; see the module docstring for when each clock runs."""
+
+    header_timeout: float
+    body_timeout: float
+    max_header_bytes: int
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with header/body deadlines and a head size limit.
+
+    Use `protocol_class(limits)` to get a subclass bound to settings; uvicorn builds protocol
+    instances itself and passes only its own config.
+    """
+
+    limits: ClassVar[ConnectionLimits]
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        # True while waiting for or reading a request head; the bytes it has taken so far.
+        self._reading_head = True
+        self._head_bytes = 0
+        # What the client asked for (HTTP/1.1 default, `Connection: close`, HTTP/1.0); restored
+        # once the body is complete, see `on_headers_complete`.
+        self._client_keep_alive = True
+        # Set by `shutdown`: answer what has started, then close.
+        self._closing = False
+
+    # --- connection -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # uvicorn arms the keep-alive timer only after a response; a connection on which no
+        # request ever arrives would otherwise stay open for good.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        self._cancel_body_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        limit = self.limits.max_header_bytes
+        while data:
+            if not self._reading_head:
+                # A body, and possibly the start of a pipelined request's head after it: that
+                # head is counted from the next read on, so one read (at most 256 KiB from the
+                # TLS transport) may escape the count; the bound stays finite.
+                self._feed(data)
+                return
+            piece, data = data[: limit - self._head_bytes], data[limit - self._head_bytes :]
+            self._head_bytes += len(piece)
+            if not self._feed(piece):
+                return
+            if self._reading_head and self._head_bytes >= limit:
+                # The head is not complete after `limit` bytes, so it is longer than that.
+                self._refuse_head()
+                return
+
+    def _feed(self, data: bytes) -> bool:
+        """Parse `data` as uvicorn does; False when the connection must not be read further."""
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            message = "Invalid HTTP request received."
+            self.logger.warning(message)
+            self.send_400_response(message)
+            return False
+        except httptools.HttpParserUpgrade:
+            # WebSockets are off (`ws="none"`): the request was served as plain HTTP.
+            self._unsupported_upgrade_warning()
+            return False
+        return not self.transport.is_closing()
+
+    # --- parser callbacks -------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(
+            self.limits.header_timeout, self._header_timeout_expired
+        )
+
+    def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
+        self._reading_head = False
+        previous = self.cycle
+        super().on_headers_complete()
+        if self.cycle is previous:  # an upgrade request; nothing was started
+            return
+        # Until the body is complete a response must close the connection (module docstring);
+        # `on_message_complete` restores what the client asked for if no response started yet.
+        self._client_keep_alive = self.cycle.keep_alive and not self._closing
+        self.cycle.keep_alive = False
+        self._body_timer = self.loop.call_later(
+            self.limits.body_timeout, self._body_timeout_expired
+        )
+
+    def on_message_complete(self) -> None:
+        self._cancel_body_timer()
+        self._reading_head = True
+        self._head_bytes = 0
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started and not self._closing:
+            cycle.keep_alive = self._client_keep_alive
+        super().on_message_complete()
+
+    # --- shutdown ---------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Called by the server after the drain: close when idle, else answer first, then close.
+
+        A request whose headers are still arriving started before the shutdown, so it is
+        answered like one already running (the header deadline still bounds it).
+        """
+        self._closing = True
+        request_begun = self._reading_head and self._head_bytes > 0
+        cycle = self.cycle
+        answering = cycle is not None and not cycle.response_complete
+        if cycle is not None and answering:
+            cycle.keep_alive = False
+        if not (request_begun or answering):
+            self.transport.close()
+
+    # --- limits -----------------------------------------------------------------------------
+
+    def _header_timeout_expired(self) -> None:
+        self._header_timer = None
+        _log.debug(
+            "closing connection: request headers not received in time",
+            extra={"fields": {"client": _peer(self.client), "limit_s": self.limits.header_timeout}},
+        )
+        self._close_after_current_response()
+
+    def _body_timeout_expired(self) -> None:
+        self._body_timer = None
+        _log.debug(
+            "closing connection: request body not received in time",
+            extra={"fields": {"client": _peer(self.client), "limit_s": self.limits.body_timeout}},
+        )
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            # The application waits for the rest of the body; it gets a disconnect instead and
+            # whatever it sends from now on is dropped (uvicorn ignores sends once disconnected).
+            cycle.disconnected = True
+            cycle.message_event.set()
+            self._send_error(408, "request body not received in time")
+        else:
+            self.transport.close()
+
+    def _refuse_head(self) -> None:
+        _log.debug(
+            "closing connection: request head too large",
+            extra={"fields": {"client": _peer(self.client), "limit": self.limits.max_header_bytes}},
+        )
+        self._cancel_header_timer()
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined request's head: the answer to the one before is still being written.
+            self._close_after_current_response()
+        else:
+            self._send_error(431, "request head too large")
+
+    def _close_after_current_response(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.disconnected:
+            # Pipelining: let the answer to the previous request finish, read nothing more.
+            cycle.keep_alive = False
+            self.flow.pause_reading()
+        else:
+            self.transport.close()
+
+    def _send_error(self, status: int, message: str) -> None:
+        body = message.encode("ascii")
+        content = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.extend(
+            [
+                b"content-type: text/plain; charset=utf-8\r\n",
+                b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+                b"connection: close\r\n",
+                b"\r\n",
+                body,
+            ]
+        )
+        self.transport.write(b"".join(content))
+        self.transport.close()
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+
+def protocol_class(limits: ConnectionLimits) -> type[GuardedHttpToolsProtocol]:
+    """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits`."""
+    bound = limits
+
+    class BoundGuardedHttpToolsProtocol(GuardedHttpToolsProtocol):
+        limits = bound
+
+    return BoundGuardedHttpToolsProtocol
+
+
+def _peer(client: tuple[str, int] | None) -> str | None:
+    return f"{client[0]}:{client[1]}" if client else None
