@@ -106,6 +106,7 @@ EVERYTHING: dict[str, Any] = {
     "podDisruptionBudget": {"minAvailable": 2},
     "networkPolicy": {"enabled": True, "ingressFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
     "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+    "validatingAdmissionPolicy": {"enabled": True},
 }
 
 # OpenShift: the restricted-v2 SCC assigns UID, GID and fsGroup.

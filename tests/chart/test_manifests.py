@@ -157,7 +157,12 @@ def test_every_resource_carries_the_recommended_labels(scenario: str) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIO_NAMES)
 def test_namespaced_resources_live_in_the_release_namespace(scenario: str) -> None:
-    cluster_scoped = {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
+    cluster_scoped = {
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     for m in _scenario(scenario):
         if m["kind"] in cluster_scoped:
             assert "namespace" not in m["metadata"]
@@ -187,7 +192,11 @@ MUTATING = ["MutatingWebhookConfiguration"]
         ("tls=secret, annotation=deny", BASE_KINDS + VALIDATING),
         (
             "everything on",
-            BASE_KINDS + MUTATING + VALIDATING + ["Certificate", "NetworkPolicy", "ServiceMonitor"],
+            BASE_KINDS
+            + MUTATING
+            + VALIDATING
+            + ["Certificate", "NetworkPolicy", "ServiceMonitor"]
+            + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"],
         ),
     ],
 )
