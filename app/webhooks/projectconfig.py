@@ -58,12 +58,12 @@ _EXACTLY_ONE_SELECTOR: Final = "PromotionPolicy must have exactly one of stage o
 # Promotion phase, "Error" a verification phase); the CRD caps each list at two items.
 _SEED_KEYS: Final = ("onFailedPromotions",)
 _UPSTREAM_KEYS: Final = ("onPromotion", "onVerification")
-_KNOWN_KEYS: Final = frozenset(_SEED_KEYS + _UPSTREAM_KEYS)
 _SCHEMA_KEYS: Final[dict[AutoRollbackSchema, tuple[str, ...]]] = {
     "any": _SEED_KEYS + _UPSTREAM_KEYS,
     "seed": _SEED_KEYS,
     "upstream": _UPSTREAM_KEYS,
 }
+_KNOWN_KEYS: Final = frozenset(_SCHEMA_KEYS["any"])
 _PHASES: Final = {"onPromotion": ("Failed", "Errored"), "onVerification": ("Failed", "Error")}
 _MAX_PHASES: Final = 2
 
