@@ -187,7 +187,10 @@ def _validate_stage_selector(path: FieldPath, selector: object, errors: list[Fie
         return
     name = selector.get("name")
     if isinstance(name, str):
-        errors.extend(validate_name_selector(path.child("name"), name))
+        # As in Kargo's webhook, only a name with ":" is parsed as a pattern; an exact name is
+        # not otherwise checked (any string can be compared with a Stage's name).
+        if ":" in name:
+            errors.extend(validate_name_selector(path.child("name"), name))
     elif name is not None:
         errors.append(type_invalid(path.child("name"), name, "string"))
     errors.extend(validate_label_selector(path, selector))
