@@ -67,6 +67,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        # When the current request's head began / its body began (loop time), while they run;
+        # the deadline timers are armed only once a read ends with the head or body incomplete,
+        # so a request that arrives in one read (the API server's) costs no timer at all.
+        self._head_started: float | None = None
+        self._body_started: float | None = None
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         # True while waiting for or reading a request head; the bytes it has taken so far.
@@ -97,6 +102,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         self._unset_keepalive_if_required()
+        self._consume(data)
+        if not self.transport.is_closing():
+            self._arm_deadlines()
+
+    def _consume(self, data: bytes) -> None:
         limit = self.limits.max_header_bytes
         while data:
             if not self._reading_head:
@@ -113,6 +123,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 # The head is not complete after `limit` bytes, so it is longer than that.
                 self._refuse_head()
                 return
+
+    def _arm_deadlines(self) -> None:
+        """After a read: run the clock of a head or body that is still incomplete."""
+        if self._head_started is not None and self._header_timer is None:
+            self._header_timer = self.loop.call_at(
+                self._head_started + self.limits.header_timeout, self._header_timeout_expired
+            )
+        if self._body_started is not None and self._body_timer is None:
+            self._body_timer = self.loop.call_at(
+                self._body_started + self.limits.body_timeout, self._body_timeout_expired
+            )
 
     def _feed(self, data: bytes) -> bool:
         """Parse `data` as uvicorn does; False when the connection must not be read further."""
@@ -133,12 +154,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._cancel_header_timer()
-        self._header_timer = self.loop.call_later(
-            self.limits.header_timeout, self._header_timeout_expired
-        )
+        self._head_started = self.loop.time()
 
     def on_headers_complete(self) -> None:
+        self._head_started = None
         self._cancel_header_timer()
         self._reading_head = False
         previous = self.cycle
@@ -149,11 +168,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # `on_message_complete` restores what the client asked for if no response started yet.
         self._client_keep_alive = self.cycle.keep_alive and not self._closing
         self.cycle.keep_alive = False
-        self._body_timer = self.loop.call_later(
-            self.limits.body_timeout, self._body_timeout_expired
-        )
+        self._body_started = self.loop.time()
 
     def on_message_complete(self) -> None:
+        self._body_started = None
         self._cancel_body_timer()
         self._reading_head = True
         self._head_bytes = 0
@@ -183,6 +201,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _header_timeout_expired(self) -> None:
         self._header_timer = None
+        self._head_started = None
         _log.debug(
             "closing connection: request headers not received in time",
             extra={"fields": {"client": _peer(self.client), "limit_s": self.limits.header_timeout}},
@@ -191,6 +210,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _body_timeout_expired(self) -> None:
         self._body_timer = None
+        self._body_started = None
         _log.debug(
             "closing connection: request body not received in time",
             extra={"fields": {"client": _peer(self.client), "limit_s": self.limits.body_timeout}},

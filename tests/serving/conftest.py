@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 from collections.abc import Callable, Iterator
@@ -42,9 +43,8 @@ def reissue(pki: Path, tmp_path: Path) -> Callable[[], Path]:
     return issue
 
 
-@pytest.fixture
-def start_server(pki: Path, tmp_path: Path) -> Iterator[StartServer]:
-    """Start `serve` with extra flags; every server started is stopped after the test."""
+@contextlib.contextmanager
+def _servers(pki: Path, log_dir: Path) -> Iterator[StartServer]:
     started: list[ServerProcess] = []
 
     def start(
@@ -53,13 +53,31 @@ def start_server(pki: Path, tmp_path: Path) -> Iterator[StartServer]:
         wait_ready: bool = True,
         env: dict[str, str] | None = None,
     ) -> ServerProcess:
-        log = tmp_path / f"server-{len(started)}.log"
+        log = log_dir / f"server-{len(started)}.log"
         # No drain unless a test asks for one (a later flag wins): stopping takes no 5 s.
         arguments = ["--drain-seconds", "0", *args]
         server = ServerProcess(certs=certs or pki, log_path=log, args=arguments, env=env or {})
         started.append(server)
         return server.start(wait_ready=wait_ready)
 
-    yield start
-    for server in started:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def start_server(pki: Path, tmp_path: Path) -> Iterator[StartServer]:
+    """Start `serve` with extra flags; every server started is stopped after the test."""
+    with _servers(pki, tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_server(
+    pki: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartServer]:
+    """`start_server` for servers a module's tests share (each test closes its own sockets)."""
+    with _servers(pki, tmp_path_factory.mktemp("servers")) as start:
+        yield start

@@ -30,6 +30,7 @@ from tests.serving.clients import (
     tls_context,
 )
 from tests.serving.conftest import StartServer
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +44,21 @@ STALLED_HEAD = (
 @pytest.fixture
 def context(pki: Path) -> ssl.SSLContext:
     return tls_context(pki / "ca.crt")
+
+
+@pytest.fixture(scope="module")
+def strict(start_module_server: StartServer) -> ServerProcess:
+    """One server with short deadlines and small limits, shared by the tests that probe them."""
+    return start_module_server(
+        "--header-timeout",
+        "0.5",
+        "--body-timeout",
+        "0.5",
+        "--max-header-bytes",
+        "4096",
+        "--max-body-bytes",
+        "65536",
+    )
 
 
 @pytest.fixture
@@ -108,19 +124,17 @@ def test_a_hundred_slow_clients_do_not_delay_a_normal_request(
 
 
 def test_header_deadline_closes_a_stalled_head(
-    start_server: StartServer, context: ssl.SSLContext
+    strict: ServerProcess, context: ssl.SSLContext
 ) -> None:
-    server = start_server("--header-timeout", "0.5")
-    with connection(server.port, context) as tls:
+    with connection(strict.port, context) as tls:
         tls.sendall(STALLED_HEAD)
         assert 0.4 <= seconds_until_closed(tls, limit=5) < 2.0
 
 
 def test_header_deadline_is_not_reset_by_trickling_bytes(
-    start_server: StartServer, context: ssl.SSLContext
+    strict: ServerProcess, context: ssl.SSLContext
 ) -> None:
-    server = start_server("--header-timeout", "0.5")
-    with connection(server.port, context) as tls:
+    with connection(strict.port, context) as tls:
         started = time.monotonic()
         tls.sendall(STALLED_HEAD)
         closed_after = None
@@ -138,21 +152,19 @@ def test_header_deadline_is_not_reset_by_trickling_bytes(
 
 
 def test_the_header_clock_starts_with_the_first_byte_not_the_connection(
-    start_server: StartServer, context: ssl.SSLContext
+    strict: ServerProcess, context: ssl.SSLContext
 ) -> None:
     """A connection that sends nothing is idle (keep-alive rules), not a slow head."""
-    server = start_server("--header-timeout", "0.5")
-    with connection(server.port, context) as tls:
+    with connection(strict.port, context) as tls:
         time.sleep(1.5)
         response = exchange(tls, admission_request("after-idle"))
     assert response.status == 200
 
 
 def test_body_deadline_answers_408_and_closes(
-    start_server: StartServer, context: ssl.SSLContext
+    strict: ServerProcess, context: ssl.SSLContext
 ) -> None:
-    server = start_server("--body-timeout", "0.5")
-    tls, _ = hold_body(server.port, context, "stalled-body")
+    tls, _ = hold_body(strict.port, context, "stalled-body")
     with tls:
         started = time.monotonic()
         response = read_response(tls)
@@ -176,11 +188,10 @@ def header_of(size: int) -> bytes:
 
 @pytest.mark.parametrize("pieces", [1, 16], ids=["in one write", "in 16 writes"])
 def test_a_head_over_the_limit_gets_431_and_closes(
-    start_server: StartServer, context: ssl.SSLContext, pieces: int
+    strict: ServerProcess, context: ssl.SSLContext, pieces: int
 ) -> None:
-    server = start_server("--max-header-bytes", "4096")
     request = header_of(5000)
-    with connection(server.port, context) as tls:
+    with connection(strict.port, context) as tls:
         step = -(-len(request) // pieces)
         for offset in range(0, len(request), step):
             try:
@@ -193,19 +204,17 @@ def test_a_head_over_the_limit_gets_431_and_closes(
         assert seconds_until_closed(tls, limit=5) < 2.0
 
 
-def test_a_head_at_the_limit_is_served(start_server: StartServer, context: ssl.SSLContext) -> None:
-    server = start_server("--max-header-bytes", "4096")
-    with connection(server.port, context) as tls:
+def test_a_head_at_the_limit_is_served(strict: ServerProcess, context: ssl.SSLContext) -> None:
+    with connection(strict.port, context) as tls:
         assert exchange(tls, header_of(4096)).status == 200
         # Counted per request: a second head of the same size on the same connection is fine.
         assert exchange(tls, header_of(4096)).status == 200
 
 
 def test_a_body_declared_over_the_limit_gets_413_without_being_read(
-    start_server: StartServer, context: ssl.SSLContext
+    strict: ServerProcess, context: ssl.SSLContext
 ) -> None:
-    server = start_server("--max-body-bytes", "65536")
-    with connection(server.port, context) as tls:
+    with connection(strict.port, context) as tls:
         started = time.monotonic()
         tls.sendall(head("POST", PROMOTION_MUTATE_PATH, content_length=10 * 1024 * 1024))
         tls.sendall(b"{" * 1024)
@@ -218,14 +227,13 @@ def test_a_body_declared_over_the_limit_gets_413_without_being_read(
 
 
 def test_an_endless_chunked_body_is_cut_off_with_413(
-    start_server: StartServer, context: ssl.SSLContext
+    strict: ServerProcess, context: ssl.SSLContext
 ) -> None:
     limit = 65536
-    server = start_server("--max-body-bytes", str(limit))
     chunk = b"%x\r\n%s\r\n" % (16384, b" " * 16384)
     sent = 0
     received = b""
-    with connection(server.port, context) as tls:
+    with connection(strict.port, context) as tls:
         tls.sendall(head("POST", PROMOTION_MUTATE_PATH, chunked=True))
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and sent < 64 * 1024 * 1024:

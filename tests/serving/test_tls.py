@@ -33,6 +33,11 @@ allow_legacy_constants = pytest.mark.filterwarnings(
 HANDSHAKE_REFUSED = (ssl.SSLError, ConnectionError)
 
 
+@pytest.fixture(scope="module")
+def default_server(start_module_server: StartServer) -> ServerProcess:
+    return start_module_server()
+
+
 def legacy_client(ca_file: Path | None, version: ssl.TLSVersion) -> ssl.SSLContext:
     """A client that really offers only TLS 1.0 or 1.1.
 
@@ -68,9 +73,9 @@ def local_openssl_offers(version: ssl.TLSVersion, pki: Path) -> bool:
     ],
 )
 def test_tls_1_0_and_1_1_are_refused(
-    start_server: StartServer, pki: Path, version: ssl.TLSVersion
+    default_server: ServerProcess, pki: Path, version: ssl.TLSVersion
 ) -> None:
-    server = start_server()
+    server = default_server
     # If the local OpenSSL cannot offer the version at all (built without it), the handshake
     # still fails, but for the client's reason: the assertion below still holds, and the
     # control says which case this machine is in.
@@ -81,9 +86,9 @@ def test_tls_1_0_and_1_1_are_refused(
 
 
 def test_tls_1_2_is_served_by_default_and_h2_is_never_selected(
-    start_server: StartServer, pki: Path
+    default_server: ServerProcess, pki: Path
 ) -> None:
-    server = start_server()
+    server = default_server
     tls12 = tls_context(pki / "ca.crt", max_version=ssl.TLSVersion.TLSv1_2)
     with connection(server.port, tls12) as tls:
         assert tls.version() == "TLSv1.2"
