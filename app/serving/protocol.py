@@ -145,8 +145,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.send_400_response(message)
             return False
         except httptools.HttpParserUpgrade:
-            # WebSockets are off (`ws="none"`): the request was served as plain HTTP.
-            self._unsupported_upgrade_warning()
+            # An `Upgrade:` request (WebSocket, h2c): nothing here upgrades (`ws="none"`), so it
+            # is answered as plain HTTP/1.1; the parser stops at its head, so the connection
+            # cannot carry another request and closes after the answer.
+            self._client_keep_alive = False
+            if self.cycle is not None and not self.cycle.response_complete:
+                self.cycle.keep_alive = False
+            else:
+                self.transport.close()
             return False
         return not self.transport.is_closing()
 

@@ -284,3 +284,28 @@ def test_saturation_answers_503_fast_and_probes_still_pass(
     assert b"held-1" in answered.body
     timed_admission(server.port, context, "after")
     print(f"\n503 at saturation answered in {elapsed * 1000:.1f} ms")
+
+
+# --- protocol ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("upgrade", ["websocket", "h2c"])
+def test_an_upgrade_request_is_answered_as_http_1_1_and_closes(
+    strict: ServerProcess, context: ssl.SSLContext, upgrade: str
+) -> None:
+    request = head(
+        "GET",
+        "/healthz",
+        extra=[
+            ("Connection", "Upgrade, HTTP2-Settings"),
+            ("Upgrade", upgrade),
+            ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+        ],
+    )
+    with connection(strict.port, context) as tls:
+        response = exchange(tls, request)
+        assert response.status == 200
+        assert response.closes
+        assert seconds_until_closed(tls, limit=5) < 2.0
