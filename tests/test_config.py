@@ -20,7 +20,9 @@ def pem_files(tmp_path: Path) -> tuple[str, str]:
 
 
 def _flags(cert: str, key: str, **extra: object) -> dict[str, object]:
-    return {"tls_cert_file": cert, "tls_key_file": key, **extra}
+    flags: dict[str, object] = {"tls_cert_file": cert, "tls_key_file": key}
+    flags.update(extra)
+    return flags
 
 
 def test_defaults(pem_files: tuple[str, str]) -> None:
@@ -119,7 +121,7 @@ def test_bad_values_name_the_setting(
     message: str,
 ) -> None:
     with pytest.raises(ConfigError) as info:
-        resolve(_flags(*pem_files, **extra), env)
+        resolve({**_flags(*pem_files), **extra}, env)
     assert info.value.setting == setting
     line = str(info.value)
     assert "\n" not in line

@@ -45,7 +45,8 @@ def test_mutating_answer_strip_mode(case: AnnotationCase) -> None:
     )
     if decision.patch:
         assert len(decision.patch) == 1
-        assert decision.warnings and all(len(w) < 120 for w in decision.warnings)
+        assert decision.warnings
+        assert all(len(w) < 120 for w in decision.warnings)
         assert "only the Kargo controller" in decision.warnings[0]
         assert decision.audit["rollback-annotation"].startswith(decision.guard_action or "")
     # Everything but the annotations is left as it was.
