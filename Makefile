@@ -58,3 +58,17 @@ test: lint typecheck unit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# --- benchmarks (not part of `make test`) ------------------------------------------------------
+# bench: the webhook against a bare ASGI app on the same uvicorn and TLS (bench/run.py); writes
+# docs/benchmarks.md. soak: 5 minutes under load, RSS sampled every 10 s (bench/soak.py).
+# Both need wrk, installed from Debian's packages when missing (as root, as on CI).
+.PHONY: bench soak
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run
+
+soak: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.soak
