@@ -42,6 +42,10 @@ BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 # How often the shutdown checks whether the last connection closed.
 _POLL_SECONDS = 0.05
+# Kept back from the shutdown timeout for what follows it (cancelling what is left, the
+# application's shutdown, the interpreter's exit, ~0.1 s), so that the process is gone within
+# drain + timeout of the signal, the figure the chart's terminationGracePeriodSeconds adds up.
+_EXIT_RESERVE_SECONDS = 0.25
 
 
 class GracefulServer(uvicorn.Server):
@@ -130,7 +134,7 @@ class GracefulServer(uvicorn.Server):
             connection.shutdown()
 
         try:
-            await asyncio.wait_for(self._quiesce(), timeout=self._shutdown_timeout)
+            await asyncio.wait_for(self._quiesce(), timeout=self._finish_budget())
         except TimeoutError:
             _log.error(
                 "shutdown timeout: cancelling requests still in flight",
@@ -147,6 +151,15 @@ class GracefulServer(uvicorn.Server):
 
         if not self.force_exit:
             await self.lifespan.shutdown()
+
+    def _finish_budget(self) -> float:
+        """Seconds left for requests in flight: counted from the signal, not from this moment
+        (the drain ends on a 0.1 s tick), less what exiting takes."""
+        reserve = min(_EXIT_RESERVE_SECONDS, self._shutdown_timeout / 4)
+        if self._drain_started is None:
+            return max(self._shutdown_timeout - reserve, 0.0)
+        deadline = self._drain_started + self._drain_seconds + self._shutdown_timeout - reserve
+        return max(deadline - time.monotonic(), 0.0)
 
     async def _quiesce(self) -> None:
         """Return once no request is running or arriving (or on a forced exit).

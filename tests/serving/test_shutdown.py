@@ -199,8 +199,11 @@ def test_the_shutdown_timeout_bounds_a_request_that_never_completes(
         code = server.wait_exit(10)
         exited_after = time.monotonic() - sigterm
         seconds_until_closed(stuck.tls, limit=1)
+    print(f"\nstuck request: exit {code} {exited_after:.2f} s after SIGTERM (drain 0.5 s + 1 s)")
     assert code == 0
-    assert 1.4 <= exited_after < 1.5 + 1.0
+    # The server cancels at 0.25 s before drain + timeout to be gone by then (exiting takes
+    # ~0.1 s); a loaded test machine gets those 0.25 s again as slack.
+    assert 1.0 <= exited_after < 0.5 + 1 + 0.25
 
 
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -217,5 +220,6 @@ def test_a_second_signal_exits_at_once(
         server.send_signal(second)
         code = server.wait_exit(10)
         exited_after = time.monotonic() - forced
+    print(f"\nsecond signal: exit {code} {exited_after * 1000:.0f} ms after it")
     assert code == 128 + second
     assert exited_after < 1.0
