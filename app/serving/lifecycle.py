@@ -5,10 +5,12 @@ The sequence on SIGTERM (or SIGINT):
 1. at once: `on_drain()` makes `/readyz` fail, and answers start carrying `Connection: close`;
 2. for `drain_seconds`: everything is still served, new connections included, while the
    endpoints controller takes the pod out of the Service and the API servers, whose connections
-   close after each answer, reconnect to other pods (the chart's preStop sleep matches it);
+   close after each answer, reconnect to other pods (the chart's preStop sleep, which delays
+   SIGTERM itself, serves the same purpose for clients that never reach this server's code);
 3. then the listener closes, idle keep-alive connections are closed, requests under way
    (including those whose headers or body are still arriving) are answered, each on a
-   connection that then closes, for up to `shutdown_timeout`; what is left is cancelled;
+   connection that then closes, for up to `shutdown_timeout`; what is left is cancelled, early
+   enough that the process is gone within `drain_seconds + shutdown_timeout` of the signal;
 4. the process exits 0.
 
 A second signal at any point ends it at once: in-flight requests are cancelled and the process
