@@ -40,7 +40,7 @@ import yaml
 
 from app.admission.fieldpath import ErrorType
 from app.admission.review import API_VERSION_V1, AdmissionRequest, GroupVersionKind
-from app.config import OPTIONS, AutoRollbackSchema
+from app.config import OPTIONS
 from app.kargo.constants import (
     DEFAULT_CONTROLLER_USERNAME,
     GROUP,
@@ -49,7 +49,7 @@ from app.kargo.constants import (
     VERSION,
 )
 from app.webhooks.identity import ControllerIdentity
-from app.webhooks.projectconfig import validate_project_config
+from app.webhooks.projectconfig import AutoRollbackSchema, validate_project_config
 from app.webhooks.promotion import validate_promotion
 
 EXIT_OK: Final = 0

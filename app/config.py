@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Final, Literal
 
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME
+from app.webhooks.projectconfig import AutoRollbackSchema
 
 RollbackAnnotationMode = Literal["strip", "deny"]
-AutoRollbackSchema = Literal["any", "seed", "upstream"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 TlsMinVersion = Literal["1.2", "1.3"]
 

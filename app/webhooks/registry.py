@@ -8,7 +8,7 @@ from app.admission import responses as rsp
 from app.admission import status as st
 from app.admission.http import WebhookSpec
 from app.admission.review import AdmissionRequest, GroupVersionKind
-from app.config import AutoRollbackSchema, Settings
+from app.config import Settings
 from app.kargo.constants import (
     GROUP,
     PROJECT_CONFIG_KIND,
@@ -19,7 +19,7 @@ from app.kargo.constants import (
     VERSION,
 )
 from app.webhooks.identity import ControllerIdentity
-from app.webhooks.projectconfig import validate_project_config
+from app.webhooks.projectconfig import AutoRollbackSchema, validate_project_config
 from app.webhooks.promotion import mutate_promotion, validate_promotion
 
 PROJECT_CONFIG_GVK = GroupVersionKind(GROUP, VERSION, PROJECT_CONFIG_KIND)
