@@ -11,10 +11,7 @@ controller takes the pod out of a Service here).
 from __future__ import annotations
 
 import base64
-import json
-import os
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,18 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import pytest
-import yaml
-
+from tests.chart.helm import FULLNAME, NAMESPACE, Manifest, env_of, one, render, webhooks
 from tests.e2e.apiserver import ApiServer
 from tests.e2e.transport import CallError, Endpoint, Resolve, Transport
 from tests.support.server import CLI, ServerProcess, free_port
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-CHART_DIR: Final = REPO_ROOT / "charts" / "kargo-rollback-webhook"
-RELEASE: Final = "krw"
-NAMESPACE: Final = "kargo-rollback-webhook"
-SERVICE: Final = f"{RELEASE}-kargo-rollback-webhook"
+SERVICE: Final = FULLNAME
 SERVICE_DNS_NAME: Final = f"{SERVICE}.{NAMESPACE}.svc"
 
 PROJECT: Final = "proj"
@@ -47,45 +38,6 @@ NAMESPACES: Final[Mapping[str, Mapping[str, str]]] = {
 
 # Settings a pod gets from its environment that the test process replaces by flags (which win).
 _REPLACED_ENV: Final = ("KRW_HOST", "KRW_PORT", "KRW_TLS_CERT_FILE", "KRW_TLS_KEY_FILE")
-
-Manifest = dict[str, Any]
-
-
-def helm_binary() -> Path:
-    """`$HELM`, else `.tools/bin/helm` (installed by `make unit`); missing helm fails the test."""
-    configured = os.environ.get("HELM")
-    path = Path(configured) if configured else REPO_ROOT / ".tools" / "bin" / "helm"
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"helm not found at {path}: run `make tools` or set HELM", pytrace=False)
-    return path
-
-
-def helm_template(values: Mapping[str, Any]) -> list[Manifest]:
-    """`helm template` of the chart with `values`, with an empty helm home and no cluster."""
-    with tempfile.TemporaryDirectory(prefix="helm-") as home:
-        values_file = Path(home) / "values.json"
-        values_file.write_text(json.dumps(values), encoding="utf-8")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": home,
-            "HELM_CONFIG_HOME": f"{home}/config",
-            "HELM_CACHE_HOME": f"{home}/cache",
-            "HELM_DATA_HOME": f"{home}/data",
-            "KUBECONFIG": f"{home}/no-cluster",
-        }
-        command = [str(helm_binary()), "template", RELEASE, str(CHART_DIR)]
-        command += ["--namespace", NAMESPACE, "--values", str(values_file)]
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=env, timeout=60, check=False
-        )
-    if done.returncode != 0:
-        pytest.fail(f"helm template failed:\n{done.stderr}", pytrace=False)
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc is not None]
-
-
-def one(manifests: Sequence[Manifest], kind: str) -> Manifest:
-    (found,) = [m for m in manifests if m["kind"] == kind]
-    return found
 
 
 def write_chart_certificate(manifests: Sequence[Manifest], out: Path) -> Path:
@@ -111,8 +63,7 @@ def generate_service_certificate(out: Path, *, ca_from: Path | None = None) -> s
 
 def server_env(manifests: Sequence[Manifest]) -> dict[str, str]:
     """The Deployment's `KRW_*` settings, less those the test process replaces."""
-    (container,) = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
-    return {e["name"]: e["value"] for e in container["env"] if e["name"] not in _REPLACED_ENV}
+    return {k: v for k, v in env_of(manifests).items() if k not in _REPLACED_ENV}
 
 
 @dataclass
@@ -144,12 +95,7 @@ def routes_resolver(routes: Mapping[tuple[str, int], tuple[str, int]]) -> Resolv
 
 def chart_ca_bundle(manifests: Sequence[Manifest]) -> bytes:
     """The caBundle all webhooks carry (they must agree)."""
-    bundles = {
-        hook["clientConfig"]["caBundle"]
-        for m in manifests
-        if m["kind"].endswith("WebhookConfiguration")
-        for hook in m["webhooks"]
-    }
+    bundles = {hook["clientConfig"]["caBundle"] for hook in webhooks(manifests)}
     (bundle,) = bundles
     return base64.b64decode(bundle)
 
@@ -186,7 +132,7 @@ def install(
 
     `certs` holds tls.crt/tls.key for tls.mode=secret; in tls.mode=helm the chart's own are used.
     """
-    manifests = helm_template(values)
+    manifests = render(values)
     if certs is None:
         certs = write_chart_certificate(manifests, workdir / "tls")
     port = free_port()

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.chart.helm import NAMESPACE, one
 from tests.e2e.apiserver import Call
-from tests.e2e.cluster import NAMESPACE, Installation, one
+from tests.e2e.cluster import Installation
 from tests.e2e.fake_webhook import Reply, answer, json_patch, serving
 from tests.e2e.objects import ALICE, ANNOTATION, CONTROLLER, promotion
 
