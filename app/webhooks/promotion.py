@@ -107,10 +107,14 @@ def _controller_warnings(new: AnnotationValue, changed: bool) -> list[str]:
     return []
 
 
-def mutate_promotion(
-    req: AdmissionRequest, *, is_controller: IsController, mode: GuardMode
-) -> rsp.Decision:
-    """The mutating answer: strip (CREATE) or restore (UPDATE) another user's change."""
+def _other_users_change(
+    req: AdmissionRequest, is_controller: IsController
+) -> rsp.Decision | tuple[AnnotationValue, AnnotationValue]:
+    """What both answers share: a final decision, or the (old, new) values of a change to guard.
+
+    Only CREATE and UPDATE are guarded; the controller passes (warned about a value Kargo would
+    not read as a rollback); a request that leaves the annotation as it was passes.
+    """
     if req.operation not in ("CREATE", "UPDATE"):
         return rsp.allowed("not-guarded-operation")
     try:
@@ -122,6 +126,17 @@ def mutate_promotion(
         return rsp.allowed("controller", warnings=_controller_warnings(new, changed))
     if not changed:
         return rsp.allowed("unchanged")
+    return old, new
+
+
+def mutate_promotion(
+    req: AdmissionRequest, *, is_controller: IsController, mode: GuardMode
+) -> rsp.Decision:
+    """The mutating answer: strip (CREATE) or restore (UPDATE) another user's change."""
+    assessed = _other_users_change(req, is_controller)
+    if isinstance(assessed, rsp.Decision):
+        return assessed
+    old, new = assessed
     if mode == "deny":
         # The validating webhook denies; mutating here would hide the attempt from it.
         return rsp.allowed("deny-mode")
@@ -158,17 +173,10 @@ def _restore_op(obj: dict[str, object] | None, old: object, new: AnnotationValue
 
 def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) -> rsp.Decision:
     """The validating answer: deny another user's CREATE with the key or UPDATE changing it."""
-    if req.operation not in ("CREATE", "UPDATE"):
-        return rsp.allowed("not-guarded-operation")
-    try:
-        old, new = _change(req)
-    except MalformedObject as exc:
-        return _bad_object(exc)
-    changed = not _same(old, new)
-    if is_controller(req.username):
-        return rsp.allowed("controller", warnings=_controller_warnings(new, changed))
-    if not changed:
-        return rsp.allowed("unchanged")
+    assessed = _other_users_change(req, is_controller)
+    if isinstance(assessed, rsp.Decision):
+        return assessed
+    old, new = assessed
 
     verb = _verb(old, new)
     detail = (
