@@ -117,6 +117,19 @@ class AdmissionEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - routes only pass HTTP here
             return
+        try:
+            await self._serve(scope, receive, send)
+        except Exception:
+            # A fault of the transport code itself (the policy's are caught in `decide`). Nothing
+            # has been sent yet unless sending failed, in which case the connection is gone.
+            self.recorder.record_exception(self.spec.name, "")
+            decision = rsp.errored(
+                "internal-error",
+                st.internal_error("the webhook failed to answer this request; see its logs"),
+            )
+            await _send(send, 200, decision, None, None)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             decision = rsp.errored("method", st.bad_request("only POST is accepted"))
             await _send(send, 405, decision, None, None, extra_headers=[(b"allow", b"POST")])
@@ -142,8 +155,17 @@ class AdmissionEndpoint:
         timeout = request_timeout(scope.get("query_string", b""))
         deadline = loop.time() + answer_budget(timeout)
         try:
-            async with asyncio.timeout_at(deadline):
-                body = await self._read_body(receive)
+            # The API server sends head and body at once, so the first message is nearly always
+            # the whole body and needs no timer (the connection's --body-timeout bounds the wait
+            # for it). A body in several parts is read against the request's deadline.
+            first = await receive()
+            if first.get("more_body", False):
+                async with asyncio.timeout_at(deadline):
+                    body = await self._read_body(first, receive)
+            else:
+                body = first.get("body", b"")
+                if len(body) > self.max_body_bytes:
+                    raise BodyTooLarge
         except BodyTooLarge:
             await self._reject(send, 413, "too-large", self._too_large_message())
             return
@@ -224,11 +246,11 @@ class AdmissionEndpoint:
                 st.internal_error("the webhook failed to decide this request; see its logs"),
             )
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    async def _read_body(self, message: Message, receive: Receive) -> bytes:
+        """The body from `message` on, refusing it as soon as it passes the limit."""
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")
@@ -239,6 +261,7 @@ class AdmissionEndpoint:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         return b"".join(chunks)
 
     def _too_large_message(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 import time
@@ -310,3 +311,35 @@ async def test_an_offloaded_decision_in_time_is_answered_normally() -> None:
     endpoint = _endpoint(lambda _: allowed("fine"), obs, offload_bytes=0)
     r = await _post_to(endpoint, review(promotion({}), uid="ok-1"), "?timeout=5s")
     assert r.json()["response"] == {"uid": "ok-1", "allowed": True}
+
+
+async def test_a_body_in_parts_that_stalls_is_cut_off_at_the_deadline() -> None:
+    """The first part came, the rest never does: 408 before the API server's timeout."""
+    obs = Observability()
+    endpoint = _endpoint(lambda _: allowed("fine"), obs)
+    sent: list[dict[str, Any]] = []
+    stall = asyncio.Event()
+    parts = [{"type": "http.request", "body": b'{"apiVersion":', "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        if parts:
+            return parts.pop(0)
+        await stall.wait()  # never set: the client stopped sending
+        raise AssertionError("unreachable")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "query_string": b"timeout=1s",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    started = time.monotonic()
+    await endpoint(scope, receive, send)
+    elapsed = time.monotonic() - started
+    assert sent[0]["status"] == 408
+    assert orjson.loads(sent[1]["body"])["response"]["allowed"] is False
+    assert 0.85 <= elapsed < 1.0

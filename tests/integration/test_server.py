@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import orjson
@@ -95,7 +96,12 @@ def test_decision_log_is_one_json_line_without_the_object(server: ServerProcess)
     body = review(promotion({KEY: "true", "note": secret}), uid="log-1", username="carol")
     with server.client() as c:
         c.post(PROMOTION_MUTATE_PATH, content=orjson.dumps(body), headers=JSON)
-    lines = [json.loads(x) for x in server.logs().splitlines() if '"log-1"' in x]
+    # Decision lines are written in batches, at most 50 ms apart.
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, object]] = []
+    while not lines and time.monotonic() < deadline:
+        lines = [json.loads(x) for x in server.logs().splitlines() if '"log-1"' in x]
+        time.sleep(0.02)
     assert len(lines) == 1
     entry = lines[0]
     assert entry["msg"] == "admission decision"
