@@ -14,6 +14,7 @@ sent: the API server would treat it as a call failure and apply `failurePolicy`,
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -79,8 +80,12 @@ _TIMEOUT_PATTERN: Final = re.compile(rb"(?:^|&)timeout=(\d+(?:\.\d+)?)(ms|s|m)(?
 _UNIT_SECONDS: Final = {b"ms": 0.001, b"s": 1.0, b"m": 60.0}
 
 
+@functools.lru_cache(maxsize=64)
 def request_timeout(query_string: bytes) -> float:
-    """The API server's `?timeout=10s` (a Go duration), clamped; the default when absent."""
+    """The API server's `?timeout=10s` (a Go duration), clamped; the default when absent.
+
+    Cached: an API server sends the same query string on every call of a webhook.
+    """
     match = _TIMEOUT_PATTERN.search(query_string)
     if match is None:
         return DEFAULT_TIMEOUT_SECONDS
@@ -135,12 +140,17 @@ class AdmissionEndpoint:
             await _send(send, 405, decision, None, None, extra_headers=[(b"allow", b"POST")])
             return
 
-        headers = scope["headers"]
-        content_type = _header(headers, b"content-type")
-        if content_type is None or not _is_json(content_type):
+        content_type = declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                declared = value
+        if content_type != b"application/json" and (
+            content_type is None or not _is_json(content_type)
+        ):
             await self._reject(send, 415, "content-type", "Content-Type must be application/json")
             return
-        declared = _header(headers, b"content-length")
         if declared is not None:
             try:
                 declared_length = int(declared)
@@ -297,13 +307,6 @@ async def _send(
         headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
 
 
 def _is_json(content_type: bytes) -> bool:
