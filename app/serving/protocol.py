@@ -82,6 +82,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._client_keep_alive = True
         # Set by `shutdown`: answer what has started, then close.
         self._closing = False
+        # When the connection last went idle (loop time); None while a request is under way.
+        self._idle_since: float | None = None
 
     # --- connection -------------------------------------------------------------------------
 
@@ -89,14 +91,61 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         # uvicorn arms the keep-alive timer only after a response; a connection on which no
         # request ever arrives would otherwise stay open for good.
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        self._go_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
         self._cancel_body_timer()
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         super().connection_lost(exc)
+
+    # --- keep-alive -------------------------------------------------------------------------
+    #
+    # uvicorn starts a keep-alive timer after every response and cancels it when the next
+    # request arrives. With the 120 s keep-alive an API server needs, those cancelled timers are
+    # only released when they would have fired: memory grows with the request rate for two
+    # minutes (about 1 MiB per 24,000 requests), and each request pays for a timer. Here a
+    # connection keeps at most one timer: going busy only records it, and the timer, when it
+    # fires, closes the connection if it has been idle for the whole timeout or re-arms for the
+    # moment it will have been.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None
+
+    def _go_idle(self) -> None:
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_at(
+                self._idle_since + self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        idle_since = self._idle_since
+        if idle_since is None or self.transport.is_closing():
+            return  # busy: the next idle period arms a timer of its own
+        deadline = idle_since + self.timeout_keep_alive
+        if self.loop.time() >= deadline:
+            self.transport.close()
+        else:
+            self.timeout_keep_alive_task = self.loop.call_at(
+                deadline, self.timeout_keep_alive_handler
+            )
+
+    def on_response_complete(self) -> None:
+        # uvicorn's own, but for the keep-alive timer (above).
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._go_idle()
 
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():

@@ -89,3 +89,22 @@ def test_many_requests_on_one_connection_stay_on_it(start_server: StartServer, p
             assert response.status == 200
             assert not response.closes
         assert not is_closed_by_peer(tls, wait=0.05)
+
+
+def test_a_busy_connection_outlives_the_keep_alive_timeout(
+    start_server: StartServer, pki: Path
+) -> None:
+    """The keep-alive clock measures idle time only: a connection used without pause for three
+    timeouts stays open, then closes one timeout after its last answer."""
+    server = start_server("--keep-alive-timeout", "1")
+    with connection(server.port, tls_context(pki / "ca.crt")) as tls:
+        started = time.monotonic()
+        count = 0
+        while time.monotonic() - started < 3.0 and count < 10_000:
+            response = exchange(tls, admission_request(f"busy-{count}"))
+            assert response.status == 200
+            assert not response.closes
+            count += 1
+            time.sleep(0.2)  # idle gaps shorter than the timeout
+        assert count >= 10
+        assert 0.5 <= seconds_until_closed(tls, limit=5) < 3.0
