@@ -19,7 +19,7 @@ from app.kargo.constants import (
     PROMOTION_VALIDATE_PATH,
 )
 from tests.support.reviews import KEY, project_config, promotion, review
-from tests.support.server import CLI, ServerProcess
+from tests.support.server import CLI, ServerProcess, generate_certs
 
 pytestmark = pytest.mark.integration
 JSON = {"content-type": "application/json"}
@@ -130,6 +130,17 @@ def test_certificate_has_the_local_names(server: ServerProcess) -> None:
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
+def _serve(cert: Path, key: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`serve` expected to refuse its configuration and exit before listening."""
+    return subprocess.run(
+        [CLI, "serve", "--tls-cert-file", str(cert), "--tls-key-file", str(key), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "setting"),
     [
@@ -142,48 +153,15 @@ def test_certificate_has_the_local_names(server: ServerProcess) -> None:
 def test_misconfiguration_exits_2_naming_the_setting(
     certs: Path, args: list[str], setting: str
 ) -> None:
-    result = subprocess.run(
-        [
-            CLI,
-            "serve",
-            "--tls-cert-file",
-            str(certs / "tls.crt"),
-            "--tls-key-file",
-            str(certs / "tls.key"),
-            *args,
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _serve(certs / "tls.crt", certs / "tls.key", *args)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert setting in result.stderr
 
 
 def test_key_not_matching_certificate_exits_2(certs: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other"
-    subprocess.run(
-        [CLI, "certs", "generate", "--out", str(other), "--dns-name", "x"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    result = subprocess.run(
-        [
-            CLI,
-            "serve",
-            "--tls-cert-file",
-            str(certs / "tls.crt"),
-            "--tls-key-file",
-            str(other / "tls.key"),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    other = generate_certs(tmp_path / "other")
+    result = _serve(certs / "tls.crt", other / "tls.key")
     assert result.returncode == 2
     assert "--tls-key-file" in result.stderr
     assert "does not match" in result.stderr
