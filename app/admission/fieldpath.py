@@ -170,22 +170,3 @@ def type_invalid(path: FieldPath, value: object, expected: str) -> FieldError:
 
 def forbidden(path: FieldPath, detail: str) -> FieldError:
     return FieldError(ErrorType.FORBIDDEN, str(path), None, detail)
-
-
-def json_type_name(value: object) -> str:
-    """The JSON Schema name of a decoded JSON value's type, for type errors."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
