@@ -53,8 +53,15 @@ NO_UID = [
         "apiVersion",
         id="unknown review version",
     ),
+    pytest.param(b'{"apiVersion":["admission.k8s.io/v1"]}', "apiVersion", id="apiVersion a list"),
+    pytest.param(b'{"apiVersion":{"v":1}}', "apiVersion", id="apiVersion an object"),
     pytest.param(
         b'{"apiVersion":"admission.k8s.io/v1","kind":"Pod"}', "kind", id="not an AdmissionReview"
+    ),
+    pytest.param(
+        b'{"apiVersion":"admission.k8s.io/v1","kind":["AdmissionReview"]}',
+        "kind",
+        id="kind a list",
     ),
     pytest.param(
         b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}',
@@ -100,6 +107,10 @@ _DELETE = object()
 WITH_UID = [
     pytest.param(_set(["request", "operation"], "PATCH"), "operation", id="unknown operation"),
     pytest.param(_set(["request", "operation"], None), "operation", id="null operation"),
+    pytest.param(_set(["request", "operation"], ["CREATE"]), "operation", id="operation a list"),
+    pytest.param(_set(["request", "operation"], {"op": 1}), "operation", id="operation an object"),
+    pytest.param(_set(["request", "dryRun"], 1), "dryRun", id="dryRun is 1, not true"),
+    pytest.param(_set(["request", "namespace"], 7), "namespace", id="namespace is a number"),
     pytest.param(_set(["request", "kind"], "Promotion"), "kind", id="kind is a string"),
     pytest.param(_set(["request", "kind", "kind"], 3), "kind", id="kind name is a number"),
     pytest.param(_set(["request", "object"], None), "object is required", id="CREATE, no object"),
