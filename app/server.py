@@ -5,10 +5,9 @@ The layers a request passes, outermost first:
 1. TLS (`ServedCertificate`): one `SSLContext` whose certificate follows the files on disk;
    HTTP/1.1 only, TLS 1.2+ (or 1.3+), optionally client certificates.
 2. The connection (`serving.protocol`): header and body deadlines, a head size limit, keep-alive
-   for idle connections.
-3. `CloseConnectionsWhileDraining`: after SIGTERM, every answer closes its connection.
-4. `ConcurrencyLimit`: a fast 503 past `max_concurrency` requests in flight.
-5. `AdmissionFirst`: admission paths straight to their endpoint, the rest to the FastAPI
+   for idle connections, and after SIGTERM `Connection: close` on every answer.
+3. `ConcurrencyLimit`: a fast 503 past `max_concurrency` requests in flight.
+4. `AdmissionFirst`: admission paths straight to their endpoint, the rest to the FastAPI
    application from `create_app`.
 """
 
@@ -24,7 +23,6 @@ from app.main import AdmissionFirst, Health, create_app
 from app.observability import Observability, configure_logging
 from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import ConcurrencyLimit
-from app.serving.draining import CloseConnectionsWhileDraining
 from app.serving.lifecycle import GracefulServer
 from app.serving.protocol import ConnectionLimits, protocol_class
 
@@ -38,10 +36,9 @@ def build_server(settings: Settings) -> GracefulServer:
 
     health = Health(checks=[certificate.expiry_problem])
     app = create_app(settings, observability=observability, health=health)
-    limited = ConcurrencyLimit(
+    asgi = ConcurrencyLimit(
         AdmissionFirst(app), limit=settings.max_concurrency, on_reject=observability.overload.inc
     )
-    asgi = CloseConnectionsWhileDraining(limited, draining=lambda: health.draining)
 
     context = certificate.reloader.context
     limits = ConnectionLimits(
@@ -56,7 +53,7 @@ def build_server(settings: Settings) -> GracefulServer:
         # uvicorn calls this once, in Config.load(); the context never changes, the certificate
         # it serves does (no ssl_certfile: uvicorn would build a context of its own).
         ssl_context_factory=lambda _config, _default: context,
-        http=protocol_class(limits),
+        http=protocol_class(limits, health),
         ws="none",
         lifespan="on",
         log_config=None,

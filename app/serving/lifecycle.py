@@ -2,7 +2,9 @@
 
 The sequence on SIGTERM (or SIGINT):
 
-1. at once: `on_drain()` makes `/readyz` fail, and answers start carrying `Connection: close`;
+1. at once: `on_drain()` makes `/readyz` fail, and answers start carrying `Connection: close`
+   (the protocol reads the flag for requests that complete from now on, and each connection's
+   `drain()` runs for the requests already under way);
 2. for `drain_seconds`: everything is still served, new connections included, while the
    endpoints controller takes the pod out of the Service and the API servers, whose connections
    close after each answer, reconnect to other pods (the chart's preStop sleep, which delays
@@ -72,6 +74,7 @@ class GracefulServer(uvicorn.Server):
         self._drain_signal: int | None = None
         self._drain_started: float | None = None
         self._drain_logged = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.forced_by: int | None = None
         """The signal that ended the process at once, if one did."""
 
@@ -82,6 +85,10 @@ class GracefulServer(uvicorn.Server):
             self._drain_signal = sig
             self._drain_started = time.monotonic()
             self._on_drain()
+            if self._loop is not None:
+                # A signal handler runs between any two bytecodes: the connections are changed
+                # from the event loop instead, before the next read is handled.
+                self._loop.call_soon_threadsafe(self._drain_connections)
             return
         self.forced_by = sig
         self.force_exit = True
@@ -107,7 +114,14 @@ class GracefulServer(uvicorn.Server):
 
     # --- start and stop ---------------------------------------------------------------------
 
+    def _drain_connections(self) -> None:
+        for connection in list(self.server_state.connections):
+            drain = getattr(connection, "drain", None)
+            if drain is not None:
+                drain()
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
         await super().startup(sockets=sockets)
         if self.started:
             self._background_tasks = [

@@ -15,6 +15,9 @@ nothing else, so this protocol adds, per connection:
 - a head size limit (`max_header_bytes`): the head is counted as raw bytes before the parser
   sees them, so neither httptools nor uvicorn ever buffers more than the limit; a larger head
   gets 431 and the connection is closed.
+- the drain: from SIGTERM on (`DrainFlag.draining`, and `drain()` for the requests already
+  under way), every answer carries `Connection: close` and the connection closes after it, so
+  clients move to other pods while this one still answers.
 - no keep-alive after a response sent before its request's body was fully received (a 413 on
   `Content-Length`, a 503 at the concurrency limit): the rest of that body would otherwise be
   read and thrown away for as long as the client cares to send it. Go's server does the same.
@@ -29,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httptools
 from uvicorn.config import Config
@@ -50,6 +53,13 @@ class ConnectionLimits:
     max_header_bytes: int
 
 
+class DrainFlag(Protocol):
+    """Where the protocol reads whether the server is draining (`Health` in the app)."""
+
+    @property
+    def draining(self) -> bool: ...
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header/body deadlines and a head size limit.
 
@@ -58,6 +68,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """
 
     limits: ClassVar[ConnectionLimits]
+    drain_flag: ClassVar[DrainFlag]
 
     def __init__(
         self,
@@ -232,10 +243,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         cycle = self.cycle
         if cycle is not None and not cycle.response_started and not self._closing:
-            cycle.keep_alive = self._client_keep_alive
+            cycle.keep_alive = self._client_keep_alive and not self.drain_flag.draining
         super().on_message_complete()
 
-    # --- shutdown ---------------------------------------------------------------------------
+    # --- drain and shutdown -----------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Called by the server when the drain starts: the answer under way closes the connection.
+
+        Requests that complete later see `drain_flag` in `on_message_complete`. An answer whose
+        head is already written keeps its connection; the next request on it closes it.
+        """
+        self._client_keep_alive = False
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            cycle.keep_alive = False
 
     def shutdown(self) -> None:
         """Called by the server after the drain: close when idle, else answer first, then close.
@@ -329,12 +351,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._body_timer = None
 
 
-def protocol_class(limits: ConnectionLimits) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits`."""
-    bound = limits
+def protocol_class(
+    limits: ConnectionLimits, drain_flag: DrainFlag
+) -> type[GuardedHttpToolsProtocol]:
+    """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits` and to
+    where it reads whether the server drains."""
+    bound_limits, bound_flag = limits, drain_flag
 
     class BoundGuardedHttpToolsProtocol(GuardedHttpToolsProtocol):
-        limits = bound
+        limits = bound_limits
+        drain_flag = bound_flag
 
     return BoundGuardedHttpToolsProtocol
 
