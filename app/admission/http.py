@@ -33,7 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 Policy = Callable[[AdmissionRequest], rsp.Decision]
 
-_JSON_HEADERS = [(b"content-type", b"application/json")]
+_CONTENT_TYPE_JSON: Final = (b"content-type", b"application/json")
 
 
 class Recorder(Protocol):
@@ -122,8 +122,81 @@ class AdmissionEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - routes only pass HTTP here
             return
+        # One coroutine for the whole exchange: this runs on every request.
         try:
-            await self._serve(scope, receive, send)
+            if scope["method"] != "POST":
+                decision = rsp.errored("method", st.bad_request("only POST is accepted"))
+                await _send(send, 405, decision, None, None, extra_headers=[(b"allow", b"POST")])
+                return
+
+            content_type = declared = None
+            for name, value in scope["headers"]:
+                if name == b"content-type":
+                    content_type = value
+                elif name == b"content-length":
+                    declared = value
+            if content_type != b"application/json" and (
+                content_type is None or not _is_json(content_type)
+            ):
+                await self._reject(
+                    send, 415, "content-type", "Content-Type must be application/json"
+                )
+                return
+            if declared is not None:
+                try:
+                    declared_length = int(declared)
+                except ValueError:
+                    await self._reject(send, 400, "bad-request", "invalid Content-Length")
+                    return
+                if declared_length > self.max_body_bytes:
+                    await self._reject(send, 413, "too-large", self._too_large_message())
+                    return
+
+            try:
+                # The API server sends head and body at once, so the first message is nearly always
+                # the whole body and needs no timer (the connection's --body-timeout bounds the wait
+                # for it). A body in several parts is read against the request's deadline.
+                first = await receive()
+                if first.get("more_body", False):
+                    async with asyncio.timeout_at(self._deadline(scope)):
+                        body = await self._read_body(first, receive)
+                else:
+                    body = first.get("body", b"")
+                    if len(body) > self.max_body_bytes:
+                        raise BodyTooLarge
+            except BodyTooLarge:
+                await self._reject(send, 413, "too-large", self._too_large_message())
+                return
+            except TimeoutError:
+                await self._reject(
+                    send, 408, "deadline-exceeded", "the request body did not arrive in time"
+                )
+                return
+
+            started = time.perf_counter()
+            try:
+                request = decode_review(body)
+            except ReviewError as exc:
+                if exc.uid is None:
+                    await self._reject(send, 400, "bad-request", exc.message)
+                else:
+                    self.recorder.record_rejected(
+                        self.spec.name, "bad-request", exc.message, exc.uid
+                    )
+                    decision = rsp.errored("bad-request", st.bad_request(exc.message))
+                    await _send(send, 200, decision, exc.api_version, exc.uid)
+                return
+
+            if len(body) <= self.offload_bytes:
+                decision = self.decide(request)
+            else:
+                decision = await self._decide_before(request, scope)
+            self.recorder.record(self.spec.name, request, decision, time.perf_counter() - started)
+            answer = rsp.encode_response(request.api_version, request.uid, decision)
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": _json_headers(answer)}
+            )
+            await send({"type": "http.response.body", "body": answer})
         except Exception:
             # A fault of the transport code itself (the policy's are caught in `decide`). Nothing
             # has been sent yet unless sending failed, in which case the connection is gone.
@@ -134,79 +207,17 @@ class AdmissionEndpoint:
             )
             await _send(send, 200, decision, None, None)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            decision = rsp.errored("method", st.bad_request("only POST is accepted"))
-            await _send(send, 405, decision, None, None, extra_headers=[(b"allow", b"POST")])
-            return
+    @staticmethod
+    def _deadline(scope: Scope) -> float:
+        """When the answer is due (loop time): the API server's `?timeout=` less a margin.
 
-        content_type = declared = None
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
-                declared = value
-        if content_type != b"application/json" and (
-            content_type is None or not _is_json(content_type)
-        ):
-            await self._reject(send, 415, "content-type", "Content-Type must be application/json")
-            return
-        if declared is not None:
-            try:
-                declared_length = int(declared)
-            except ValueError:
-                await self._reject(send, 400, "bad-request", "invalid Content-Length")
-                return
-            if declared_length > self.max_body_bytes:
-                await self._reject(send, 413, "too-large", self._too_large_message())
-                return
-
-        loop = asyncio.get_running_loop()
+        Computed only for what can wait (a body in parts, an offloaded decision); an inline
+        decision of a body that came whole takes well under a millisecond.
+        """
         timeout = request_timeout(scope.get("query_string", b""))
-        deadline = loop.time() + answer_budget(timeout)
-        try:
-            # The API server sends head and body at once, so the first message is nearly always
-            # the whole body and needs no timer (the connection's --body-timeout bounds the wait
-            # for it). A body in several parts is read against the request's deadline.
-            first = await receive()
-            if first.get("more_body", False):
-                async with asyncio.timeout_at(deadline):
-                    body = await self._read_body(first, receive)
-            else:
-                body = first.get("body", b"")
-                if len(body) > self.max_body_bytes:
-                    raise BodyTooLarge
-        except BodyTooLarge:
-            await self._reject(send, 413, "too-large", self._too_large_message())
-            return
-        except TimeoutError:
-            await self._reject(
-                send, 408, "deadline-exceeded", "the request body did not arrive in time"
-            )
-            return
+        return asyncio.get_running_loop().time() + answer_budget(timeout)
 
-        started = time.perf_counter()
-        try:
-            request = decode_review(body)
-        except ReviewError as exc:
-            if exc.uid is None:
-                await self._reject(send, 400, "bad-request", exc.message)
-            else:
-                self.recorder.record_rejected(self.spec.name, "bad-request", exc.message, exc.uid)
-                decision = rsp.errored("bad-request", st.bad_request(exc.message))
-                await _send(send, 200, decision, exc.api_version, exc.uid)
-            return
-
-        if len(body) <= self.offload_bytes:
-            decision = self.decide(request)
-        else:
-            decision = await self._decide_before(request, deadline, timeout)
-        self.recorder.record(self.spec.name, request, decision, time.perf_counter() - started)
-        await _send(send, 200, decision, request.api_version, request.uid)
-
-    async def _decide_before(
-        self, request: AdmissionRequest, deadline: float, timeout: float
-    ) -> rsp.Decision:
+    async def _decide_before(self, request: AdmissionRequest, scope: Scope) -> rsp.Decision:
         """Decide in a worker thread; past the deadline, deny (fail closed) and move on.
 
         Accepted: the worker finishes the abandoned decision in the background (a thread cannot
@@ -216,12 +227,13 @@ class AdmissionEndpoint:
         """
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"decide-{self.spec.name}")
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self.decide, request)
+        deadline = self._deadline(scope)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self.decide, request)
         try:
             async with asyncio.timeout_at(deadline):
                 return await future
         except TimeoutError:
+            timeout = request_timeout(scope.get("query_string", b""))
             return rsp.errored(
                 "deadline-exceeded",
                 st.timeout(
@@ -232,21 +244,8 @@ class AdmissionEndpoint:
 
     def decide(self, request: AdmissionRequest) -> rsp.Decision:
         """Check the kind, then run the policy; an exception becomes a 500 denial, never a crash."""
-        expected = self.spec.kind
-        got = request.kind
-        if got.group != expected.group or got.kind != expected.kind:
-            return rsp.errored(
-                "wrong-kind",
-                st.bad_request(f"this endpoint admits {expected}; got {got}"),
-            )
-        if got.version != expected.version:
-            return rsp.errored(
-                "wrong-version",
-                st.bad_request(
-                    f"unsupported version {got.version!r} of {expected.kind}; "
-                    f"register the webhook with matchPolicy: Equivalent for {expected}"
-                ),
-            )
+        if request.kind != self.spec.kind:
+            return self._wrong_kind(request.kind)
         try:
             return self.spec.policy(request)
         except Exception:
@@ -255,6 +254,20 @@ class AdmissionEndpoint:
                 "internal-error",
                 st.internal_error("the webhook failed to decide this request; see its logs"),
             )
+
+    def _wrong_kind(self, got: GroupVersionKind) -> rsp.Decision:
+        expected = self.spec.kind
+        if got.group == expected.group and got.kind == expected.kind:
+            return rsp.errored(
+                "wrong-version",
+                st.bad_request(
+                    f"unsupported version {got.version!r} of {expected.kind}; "
+                    f"register the webhook with matchPolicy: Equivalent for {expected}"
+                ),
+            )
+        return rsp.errored(
+            "wrong-kind", st.bad_request(f"this endpoint admits {expected}; got {got}")
+        )
 
     async def _read_body(self, message: Message, receive: Receive) -> bytes:
         """The body from `message` on, refusing it as soon as it passes the limit."""
@@ -302,11 +315,15 @@ async def _send(
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     body = rsp.encode_response(api_version, uid or "", decision)
-    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    headers = _json_headers(body)
     if extra_headers:
         headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _json_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [_CONTENT_TYPE_JSON, (b"content-length", b"%d" % len(body))]
 
 
 def _is_json(content_type: bytes) -> bool:

@@ -6,7 +6,7 @@ bytes on the wire, always echoing the request's uid and AdmissionReview version.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,9 +72,14 @@ def encode_response(api_version: str | None, uid: str, decision: Decision) -> by
         response["status"] = decision.status
     if decision.patch:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(orjson.dumps(decision.patch)).decode("ascii")
-    if decision.warnings:
-        response["warnings"] = [clip_warning(w) for w in decision.warnings]
+        response["patch"] = binascii.b2a_base64(
+            orjson.dumps(decision.patch), newline=False
+        ).decode()
+    warnings = decision.warnings
+    if warnings:
+        if max(map(len, warnings)) >= MAX_WARNING_CHARS:
+            warnings = [clip_warning(w) for w in warnings]
+        response["warnings"] = warnings
     if decision.audit:
         response["auditAnnotations"] = decision.audit
     return orjson.dumps(

@@ -22,7 +22,7 @@ from typing import Final, Literal
 from app.admission import responses as rsp
 from app.admission import status as st
 from app.admission.fieldpath import FieldPath, forbidden, go_quote
-from app.admission.patch import PatchOp, add, pointer, remove, replace
+from app.admission.patch import PatchOp, add, pointer, replace
 from app.admission.review import AdmissionRequest
 from app.kargo.constants import (
     GROUP,
@@ -38,6 +38,13 @@ AUDIT_KEY: Final = "rollback-annotation"
 _ANNOTATION_POINTER: Final = pointer("metadata", "annotations", ROLLBACK_ANNOTATION)
 _ANNOTATION_FIELD: Final = str(
     FieldPath.root("metadata").child("annotations").key(ROLLBACK_ANNOTATION)
+)
+_STRIPPED_WARNING: Final = (
+    f"annotation {ROLLBACK_ANNOTATION} removed: only the Kargo controller may set it"
+)
+_RESTORED_WARNING: Final = (
+    f"annotation {ROLLBACK_ANNOTATION} restored to its previous value: "
+    "only the Kargo controller may set it"
 )
 
 
@@ -141,21 +148,24 @@ def mutate_promotion(
         # The validating webhook denies; mutating here would hide the attempt from it.
         return rsp.allowed("deny-mode")
 
-    patch: list[PatchOp]
+    user = req.username or "<anonymous>"
     if old is ABSENT:
-        patch = [remove(_ANNOTATION_POINTER)]
-        action, what = "stripped", "removed"
-    else:
-        patch = [_restore_op(req.obj, old, new)]
-        action, what = "restored", "restored to its previous value"
-    decision = rsp.patched(
-        action,
-        patch,
-        warnings=[f"annotation {ROLLBACK_ANNOTATION} {what}: only the Kargo controller may set it"],
+        return rsp.Decision(
+            True,
+            "stripped",
+            patch=[{"op": "remove", "path": _ANNOTATION_POINTER}],
+            warnings=[_STRIPPED_WARNING],
+            audit={AUDIT_KEY: f"stripped: set by {user}"},
+            guard_action="stripped",
+        )
+    return rsp.Decision(
+        True,
+        "restored",
+        patch=[_restore_op(req.obj, old, new)],
+        warnings=[_RESTORED_WARNING],
+        audit={AUDIT_KEY: f"restored: {_verb(old, new)} by {user}"},
+        guard_action="restored",
     )
-    decision.guard_action = action
-    decision.audit = {AUDIT_KEY: f"{action}: {_verb(old, new)} by {req.username or '<anonymous>'}"}
-    return decision
 
 
 def _restore_op(obj: dict[str, object] | None, old: object, new: AnnotationValue) -> PatchOp:
