@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Route
 
-from app.admission.http import AdmissionEndpoint, Receive, Scope, Send
+from app.admission.http import AdmissionEndpoint
 from app.config import Settings
 from app.observability import Observability, package_version
 from app.webhooks.registry import build_webhooks
@@ -36,28 +36,6 @@ class Health:
             if reason is not None:
                 return reason
         return None
-
-
-class AdmissionFirst:
-    """ASGI entry point: admission paths go straight to their endpoint, the rest to FastAPI.
-
-    The endpoints are also routes of the FastAPI app (the same objects), so the app alone
-    behaves the same; this only skips FastAPI's middleware stack and router on the hot path,
-    which cost about as much as the admission decision itself. The endpoints need none of it:
-    they parse, decide and answer on their own and turn every failure into an answer.
-    """
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self._endpoints: dict[str, AdmissionEndpoint] = app.state.admission_endpoints
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            endpoint = self._endpoints.get(scope["path"])
-            if endpoint is not None:
-                await endpoint(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(

@@ -227,7 +227,7 @@ class DecisionMetrics(Collector):
             "Rollback-annotation guard actions: stripped, restored, denied.",
             labels=["webhook", "action"],
         )
-        bounds = [*(_bound_label(b) for b in LATENCY_BUCKETS), "+Inf"]
+        bounds = [*[_bound_label(b) for b in LATENCY_BUCKETS], "+Inf"]
         # Copies first: the loop thread may add a key while this iterates (a scrape on it
         # cannot interleave, but a scrape from another thread could).
         for webhook, stats in list(self._webhooks.items()):

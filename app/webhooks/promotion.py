@@ -80,18 +80,6 @@ def annotation_value(obj: dict[str, object] | None, *, which: str) -> Annotation
     return annotations.get(ROLLBACK_ANNOTATION, ABSENT)
 
 
-def _same(a: AnnotationValue, b: AnnotationValue) -> bool:
-    # Type-strict: JSON `true` and `1` are different values even though Python says True == 1.
-    return type(a) is type(b) and a == b
-
-
-def _change(req: AdmissionRequest) -> tuple[AnnotationValue, AnnotationValue]:
-    """(old, new) annotation values; old is ABSENT on CREATE."""
-    new = annotation_value(req.obj, which="object")
-    old = annotation_value(req.old_obj, which="oldObject") if req.operation == "UPDATE" else ABSENT
-    return old, new
-
-
 def _verb(old: AnnotationValue, new: AnnotationValue) -> str:
     if old is ABSENT:
         return "set"
@@ -125,10 +113,16 @@ def _other_users_change(
     if req.operation not in ("CREATE", "UPDATE"):
         return rsp.allowed("not-guarded-operation")
     try:
-        old, new = _change(req)
+        new = annotation_value(req.obj, which="object")
+        old = (
+            annotation_value(req.old_obj, which="oldObject")
+            if req.operation == "UPDATE"
+            else ABSENT  # CREATE: there was no annotation before
+        )
     except MalformedObject as exc:
         return _bad_object(exc)
-    changed = not _same(old, new)
+    # Type-strict: JSON `true` and `1` are different values even though Python says True == 1.
+    changed = type(old) is not type(new) or old != new
     if is_controller(req.username):
         return rsp.allowed("controller", warnings=_controller_warnings(new, changed))
     if not changed:

@@ -45,7 +45,9 @@ def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) 
 
 
 def build_webhooks(settings: Settings) -> list[WebhookSpec]:
-    is_controller = ControllerIdentity.of(settings.controller_usernames)
+    # The set's own membership test: the same answer as ControllerIdentity's, without a Python
+    # call on every request.
+    is_controller = ControllerIdentity.of(settings.controller_usernames).usernames.__contains__
     return [
         WebhookSpec(
             name="projectconfig-validate",

@@ -20,6 +20,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import tomllib
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,7 +108,8 @@ def _build_wheel(work: Path) -> Path:
     for source in copy_sources(stages()[0]):
         origin = REPO_ROOT / source.rstrip("/")
         if origin.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__")
+            # As .dockerignore: no caches, no extensions compiled in place by `make`.
+            ignore = shutil.ignore_patterns("__pycache__", "*.so")
             shutil.copytree(origin, context / origin.name, ignore=ignore)
         else:
             shutil.copy2(origin, context / origin.name)
@@ -172,6 +174,20 @@ def test_the_wheel_not_the_checkout_is_imported(image: InstalledImage) -> None:
     module_file, dont_write = result.stdout.split()
     assert Path(module_file).is_relative_to(image.venv)
     assert dont_write == "1"
+
+
+def test_the_request_path_modules_are_compiled_in_the_wheel(image: InstalledImage) -> None:
+    """The build stage compiles the modules pyproject.toml lists (setup.py, mypyc)."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    modules: list[str] = pyproject["tool"]["kargo-rollback-webhook"]["compiled"]
+    check = f"import importlib; print(*(importlib.import_module(m).__file__ for m in {modules!r}))"
+    result = _as_image_user([str(image.venv / "bin" / "python"), "-c", check], cwd=image.root)
+    assert result.returncode == 0, result.stderr
+    files = [Path(f) for f in result.stdout.split()]
+    assert len(files) == len(modules)
+    for module, file in zip(modules, files, strict=True):
+        assert file.is_relative_to(image.venv), module
+        assert file.suffix == ".so", f"{module} was not compiled: {file}"
 
 
 def test_help_runs_as_non_root_from_a_read_only_tree(image: InstalledImage) -> None:

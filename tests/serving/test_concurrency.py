@@ -110,3 +110,21 @@ def test_lifespan_passes_through() -> None:
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ConcurrencyLimit(GatedApp(), limit=0, on_reject=lambda: None)
+
+
+def test_routed_paths_go_to_their_own_app_and_count_against_the_limit() -> None:
+    async def scenario() -> None:
+        app, endpoint = GatedApp(), GatedApp()
+        limited = ConcurrencyLimit(
+            app, limit=1, on_reject=lambda: None, routes={"/mutate-x": endpoint}
+        )
+        held = asyncio.create_task(call(limited, "/mutate-x"))
+        await asyncio.sleep(0)
+        assert (endpoint.inside, app.inside) == (1, 0)
+        assert status_of(await call(limited, "/other")) == 503  # the routed call holds the slot
+        endpoint.gate.set()
+        assert status_of(await held) == 200
+        assert status_of(await call(limited, "/other")) == 200
+        assert (endpoint.inside, app.inside, limited.in_flight) == (0, 0, 0)
+
+    asyncio.run(scenario())
