@@ -1,0 +1,102 @@
+"""HeadWithBody: a response's head goes out with its body, in one write; nothing else waits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+from app.serving.protocol import HeadWithBody
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+@dataclass
+class Cycle:
+    """The attributes of uvicorn's RequestResponseCycle that HeadWithBody reads."""
+
+    method: str = "POST"
+    response_started: bool = False
+    chunked_encoding: bool | None = None
+    expected_content_length: int = 0
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.scope["method"] = self.method
+
+
+def writer(cycle: Cycle) -> tuple[HeadWithBody, Transport]:
+    transport = Transport()
+    return HeadWithBody(transport, cast(RequestResponseCycle, cycle)), transport  # type: ignore[arg-type]
+
+
+def start(cycle: Cycle, *, length: int = 0, chunked: bool = False) -> None:
+    """What uvicorn's send does before writing the head."""
+    cycle.response_started = True
+    cycle.expected_content_length = length
+    cycle.chunked_encoding = chunked
+
+
+def test_head_and_body_leave_in_one_write() -> None:
+    cycle = Cycle()
+    w, transport = writer(cycle)
+    start(cycle, length=2)
+    w.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    assert transport.writes == []
+    w.write(b"ok")
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
+
+
+def test_a_chunked_head_waits_for_the_first_chunk_only() -> None:
+    cycle = Cycle()
+    w, transport = writer(cycle)
+    start(cycle, chunked=True)
+    w.write(b"HEAD\r\n\r\n")
+    w.write(b"2\r\nok\r\n")
+    w.write(b"0\r\n\r\n")
+    assert transport.writes == [b"HEAD\r\n\r\n2\r\nok\r\n", b"0\r\n\r\n"]
+
+
+def test_100_continue_is_not_held() -> None:
+    cycle = Cycle()
+    w, transport = writer(cycle)
+    w.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # the answer has not started
+    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    start(cycle, length=2)
+    w.write(b"HEAD\r\n\r\n")
+    w.write(b"ok")
+    assert transport.writes[1:] == [b"HEAD\r\n\r\nok"]
+
+
+def test_an_answer_without_a_body_is_written_at_once() -> None:
+    for cycle in (Cycle(), Cycle(method="HEAD")):
+        w, transport = writer(cycle)
+        start(cycle, length=0 if cycle.method == "POST" else 10)
+        w.write(b"HEAD\r\n\r\n")
+        assert transport.writes == [b"HEAD\r\n\r\n"], cycle.method
+
+
+def test_closing_writes_a_held_head_first() -> None:
+    """An app that fails after starting its answer is cut off after the head, as before."""
+    cycle = Cycle()
+    w, transport = writer(cycle)
+    start(cycle, length=2)
+    w.write(b"HEAD\r\n\r\n")
+    w.close()
+    assert transport.writes == [b"HEAD\r\n\r\n"]
+    assert transport.closed
+    assert w.is_closing()
