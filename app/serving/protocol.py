@@ -374,26 +374,25 @@ class HeadWithBody:
     first, so an app that fails after starting its answer is cut off exactly as before.
     """
 
-    __slots__ = ("_cycle", "_head", "_head_seen", "_transport")
+    __slots__ = ("_cycle", "_head", "_transport")
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         self._transport = transport
-        self._cycle = cycle
+        # Until the head is written; then dropped, so that the cycle (which holds this object
+        # as its transport) is freed by reference counting, not left to the cyclic collector.
+        self._cycle: RequestResponseCycle | None = cycle
         self._head: bytes | None = None
-        self._head_seen = False
 
     def write(self, data: bytes) -> None:
         if self._head is not None:
             data = self._head + data
             self._head = None
-        elif not self._head_seen and self._cycle.response_started:
+        elif self._cycle is not None and self._cycle.response_started:
             # The first write once the answer started is its head; uvicorn has read its
             # Content-Length or chunking by now.
-            self._head_seen = True
-            cycle = self._cycle
-            if (cycle.chunked_encoding or cycle.expected_content_length > 0) and cycle.scope[
-                "method"
-            ] != "HEAD":
+            cycle, self._cycle = self._cycle, None
+            body_follows = cycle.chunked_encoding or cycle.expected_content_length > 0
+            if body_follows and cycle.scope["method"] != "HEAD":
                 self._head = data
                 return
         self._transport.write(data)
@@ -402,6 +401,7 @@ class HeadWithBody:
         return self._transport.is_closing()
 
     def close(self) -> None:
+        self._cycle = None
         if self._head is not None:
             head, self._head = self._head, None
             self._transport.write(head)

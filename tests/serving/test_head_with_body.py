@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -100,3 +102,22 @@ def test_closing_writes_a_held_head_first() -> None:
     assert transport.writes == [b"HEAD\r\n\r\n"]
     assert transport.closed
     assert w.is_closing()
+
+
+def test_an_answered_cycle_is_freed_by_reference_counting() -> None:
+    """The cycle holds the writer as its transport; the writer lets go of the cycle once the
+    head is written, so no reference cycle is left for the cyclic collector (each one kept a
+    request's scope and buffers alive until a collection: +4 MiB RSS under load)."""
+    cycle = Cycle()
+    w, _ = writer(cycle)
+    cycle.transport = w  # type: ignore[attr-defined]  # as the protocol does
+    freed = weakref.ref(cycle)
+    start(cycle, length=2)
+    w.write(b"HEAD\r\n\r\n")
+    w.write(b"ok")
+    gc.disable()
+    try:
+        del cycle
+        assert freed() is None
+    finally:
+        gc.enable()
