@@ -287,7 +287,7 @@ class DecisionLog:
         self,
         write: Callable[[bytes], object],
         *,
-        max_entries: int = 512,
+        max_entries: int = 128,
         max_delay: float = 0.05,
     ) -> None:
         self._write = write
