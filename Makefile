@@ -7,7 +7,7 @@ CERTS  := certs
 HOST   ?= 127.0.0.1
 PORT   ?= 8443
 
-.PHONY: help venv compile run test lint typecheck unit certs clean tools
+.PHONY: FORCE help venv compile run test lint typecheck unit certs clean tools
 
 help:
 	@echo "make run    - set up and start the webhook on https://$(HOST):$(PORT) (local certificate on first run)"
@@ -28,7 +28,14 @@ venv: $(STAMP)
 COMPILED := $(VENV)/.compiled
 APP_SOURCES := $(shell find app -name '*.py')
 
-$(COMPILED): $(STAMP) setup.py $(APP_SOURCES)
+# Also rebuilt when the group's library is missing (deleted by hand) and a compiler exists.
+ifneq ($(shell command -v cc 2>/dev/null),)
+ifeq ($(wildcard app/native__mypyc*.so),)
+COMPILED_FORCE := FORCE
+endif
+endif
+
+$(COMPILED): $(STAMP) setup.py $(APP_SOURCES) $(COMPILED_FORCE)
 	$(BIN)/python setup.py --quiet build_ext --inplace > $(VENV)/compile.log 2>&1 \
 		|| (cat $(VENV)/compile.log; exit 1)
 	@# build_ext copies an unchanged extension with its old time; it is current all the same.
@@ -37,6 +44,8 @@ $(COMPILED): $(STAMP) setup.py $(APP_SOURCES)
 	touch $(COMPILED)
 
 compile: $(COMPILED)
+
+FORCE:
 
 $(CERTS)/tls.crt: | $(STAMP)
 	$(BIN)/kargo-rollback-webhook certs generate --out $(CERTS) --dns-name localhost --ip 127.0.0.1 > /dev/null
