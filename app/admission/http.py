@@ -17,7 +17,7 @@ import asyncio
 import functools
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -129,28 +129,10 @@ class AdmissionEndpoint:
                 await _send(send, 405, decision, None, None, extra_headers=[(b"allow", b"POST")])
                 return
 
-            content_type = declared = None
-            for name, value in scope["headers"]:
-                if name == b"content-type":
-                    content_type = value
-                elif name == b"content-length":
-                    declared = value
-            if content_type != b"application/json" and (
-                content_type is None or not _is_json(content_type)
-            ):
-                await self._reject(
-                    send, 415, "content-type", "Content-Type must be application/json"
-                )
+            refusal = self._refuse_head(scope["headers"])
+            if refusal is not None:
+                await self._reject(send, *refusal)
                 return
-            if declared is not None:
-                try:
-                    declared_length = int(declared)
-                except ValueError:
-                    await self._reject(send, 400, "bad-request", "invalid Content-Length")
-                    return
-                if declared_length > self.max_body_bytes:
-                    await self._reject(send, 413, "too-large", self._too_large_message())
-                    return
 
             try:
                 # The API server sends head and body at once, so the first message is nearly always
@@ -206,6 +188,32 @@ class AdmissionEndpoint:
                 st.internal_error("the webhook failed to answer this request; see its logs"),
             )
             await _send(send, 200, decision, None, None)
+
+    def _refuse_head(self, headers: Iterable[Any]) -> tuple[int, str, str] | None:
+        """(HTTP status, error, message) when the headers alone rule the request out.
+
+        `headers` is the scope's, an iterable of [name, value] pairs (tuples from uvicorn, any
+        pairs by the ASGI spec); typed loosely on purpose, as compiled code checks declared
+        container types at run time.
+        """
+        content_type = declared = None
+        for name, value in headers:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                declared = value
+        if content_type != b"application/json" and (
+            content_type is None or not _is_json(content_type)
+        ):
+            return 415, "content-type", "Content-Type must be application/json"
+        if declared is not None:
+            try:
+                declared_length = int(declared)
+            except ValueError:
+                return 400, "bad-request", "invalid Content-Length"
+            if declared_length > self.max_body_bytes:
+                return 413, "too-large", self._too_large_message()
+        return None
 
     @staticmethod
     def _deadline(scope: Scope) -> float:

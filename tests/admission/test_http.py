@@ -6,6 +6,7 @@ import asyncio
 import base64
 import threading
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -343,3 +344,34 @@ async def test_a_body_in_parts_that_stalls_is_cut_off_at_the_deadline() -> None:
     assert sent[0]["status"] == 408
     assert orjson.loads(sent[1]["body"])["response"]["allowed"] is False
     assert 0.85 <= elapsed < 1.0
+
+
+@pytest.mark.parametrize(
+    "pair", [tuple, list], ids=["header pairs as tuples", "header pairs as lists"]
+)
+async def test_header_pairs_of_any_sequence_type_are_read(pair: Any) -> None:
+    """The ASGI spec allows any [name, value] pairs; the compiled endpoint must not insist on
+    tuples (uvicorn's) or treat other pairs as an internal error."""
+    body = orjson.dumps(review(promotion({}), uid="u-pairs"))
+    headers = [
+        pair(h)
+        for h in [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    ]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "query_string": b"",
+        "headers": headers,
+    }
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await _endpoint(lambda _: allowed("ok"), Observability())(scope, receive, send)
+    assert sent[0]["status"] == 200
+    assert orjson.loads(sent[1]["body"])["response"] == {"uid": "u-pairs", "allowed": True}
