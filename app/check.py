@@ -28,12 +28,13 @@ build Python objects.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Final, Literal, TextIO
+from typing import Any, BinaryIO, Final, Literal, TextIO
 
 import orjson
 import yaml
@@ -85,9 +86,40 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 class _ManifestLoader(_SafeLoader):
     """The safe loader (libyaml's when available: several times faster), decoding like the API.
 
-    Kubernetes reads YAML with go-yaml v2 into untyped JSON, which keeps timestamp-like and `=`
-    plain scalars as strings (`stage: 2024-01-01` is a string there, not a date).
+    Kubernetes reads YAML with go-yaml v2 into untyped JSON (sigs.k8s.io/yaml), which keeps
+    timestamp-like and `=` plain scalars as strings (`stage: 2024-01-01` is a string there, not
+    a date), turns `!!binary` into the string of its bytes, and writes mapping keys that are
+    numbers or booleans as strings (`1: a` is `{"1": "a"}`); a null key is an error. The result
+    is always a JSON value, as the policies expect.
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        return {_json_key(key, node): value for key, value in mapping.items()}
+
+
+def _json_key(key: object, node: yaml.MappingNode) -> str:
+    """A mapping key as sigs.k8s.io/yaml writes it into JSON."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        if math.isnan(key):
+            return ".nan"
+        if math.isinf(key):
+            return ".inf" if key > 0 else "-.inf"
+        return repr(key)
+    raise yaml.constructor.ConstructorError(
+        None, None, f"unsupported mapping key {key!r}: keys must be strings", node.start_mark
+    )
+
+
+def _binary_string(loader: _ManifestLoader, node: yaml.ScalarNode) -> str:
+    data = yaml.constructor.SafeConstructor.construct_yaml_binary(loader, node)
+    return data.decode("utf-8", "replace")
 
 
 def _plain_string(loader: _ManifestLoader, node: yaml.ScalarNode) -> str:
@@ -96,6 +128,7 @@ def _plain_string(loader: _ManifestLoader, node: yaml.ScalarNode) -> str:
 
 _ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _plain_string)
 _ManifestLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
+_ManifestLoader.add_constructor("tag:yaml.org,2002:binary", _binary_string)
 
 
 @dataclass(frozen=True, slots=True)

@@ -678,3 +678,45 @@ def test_alias_expansion_just_under_the_limit_is_accepted(tmp_path: Path) -> Non
     text = "apiVersion: v1\nkind: ConfigMap\n" + "\n".join(levels) + "\n"
     report = check_text(text, tmp_path)
     assert (report.input_errors, report.skipped) == ([], 1)
+
+
+# --- YAML that is not JSON: read as Kubernetes reads it --------------------------------------
+
+YAML_ONLY_SHAPES = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {name: demo, namespace: demo}
+spec:
+  promotionPolicies:
+  - stageSelector:
+      matchLabels:
+        1: "one"
+        true: "yes"
+        env: !!binary cHJvZA==
+  - stage: 2024-01-01
+  - stageSelector:
+      name: 12
+"""
+
+
+def test_yaml_keys_and_scalars_are_read_as_kubernetes_reads_them(tmp_path: Path) -> None:
+    """Number and boolean keys become strings, `!!binary` the string of its bytes, a date
+    stays a string (sigs.k8s.io/yaml): the checks see JSON, as the webhook does, and report
+    instead of failing on a type no AdmissionReview can carry."""
+    report = check_text(YAML_ONLY_SHAPES, tmp_path)
+    assert report.input_errors == []
+    assert report.project_configs == 1
+    assert [(p.field, p.reason) for p in report.problems] == [
+        ("spec.promotionPolicies[2].stageSelector.name", "FieldValueTypeInvalid")
+    ]
+    assert "must be of type string" in report.problems[0].message
+    assert report.exit_code == 1
+
+
+def test_a_null_mapping_key_is_a_yaml_error_with_its_line(tmp_path: Path) -> None:
+    report = check_text("kind: ProjectConfig\nspec:\n  ~: 1\n", tmp_path)
+    (error,) = report.input_errors
+    assert error.message.startswith("YAML error")
+    assert "keys must be strings" in error.message
+    assert error.line == 3
+    assert report.exit_code == 2
