@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
+from app.admission.fieldpath import JsonValue
+
 
 class PatchOp(TypedDict, total=False):
     op: Literal["add", "remove", "replace"]
     path: str
-    value: object
+    value: JsonValue
 
 
 def escape_pointer_token(token: str) -> str:
