@@ -178,7 +178,8 @@ class DecisionMetrics(Collector):
     offloaded decision is recorded after the loop gets its result back), and a scrape that
     runs meanwhile on another thread sees each number either before or after an increment.
     The exposition is what prometheus-client would write for the same metrics, `_created`
-    samples included.
+    samples included (their time is when the webhook's first decision was recorded, not when
+    each label set first appeared).
     """
 
     def __init__(self) -> None:

@@ -46,12 +46,40 @@ def allowed(reason: str, *, warnings: list[str] | None = None) -> Decision:
     return Decision(True, reason, warnings=warnings or [])
 
 
-def patched(reason: str, patch: list[PatchOp], *, warnings: list[str] | None = None) -> Decision:
-    return Decision(True, reason, patch=patch, warnings=warnings or [])
+def patched(
+    reason: str,
+    patch: list[PatchOp],
+    *,
+    warnings: list[str] | None = None,
+    audit: dict[str, str] | None = None,
+    guard_action: str | None = None,
+) -> Decision:
+    return Decision(
+        True,
+        reason,
+        patch=patch,
+        warnings=warnings or [],
+        audit=audit or {},
+        guard_action=guard_action,
+    )
 
 
-def denied(reason: str, status: st.Status, *, warnings: list[str] | None = None) -> Decision:
-    return Decision(False, reason, status=status, warnings=warnings or [])
+def denied(
+    reason: str,
+    status: st.Status,
+    *,
+    warnings: list[str] | None = None,
+    audit: dict[str, str] | None = None,
+    guard_action: str | None = None,
+) -> Decision:
+    return Decision(
+        False,
+        reason,
+        status=status,
+        warnings=warnings or [],
+        audit=audit or {},
+        guard_action=guard_action,
+    )
 
 
 def errored(reason: str, status: st.Status) -> Decision:

@@ -22,7 +22,7 @@ from typing import Final, Literal
 from app.admission import responses as rsp
 from app.admission import status as st
 from app.admission.fieldpath import FieldPath, forbidden, go_quote
-from app.admission.patch import PatchOp, add, pointer, replace
+from app.admission.patch import PatchOp, add, pointer, remove, replace
 from app.admission.review import AdmissionRequest
 from app.kargo.constants import (
     GROUP,
@@ -142,23 +142,16 @@ def mutate_promotion(
         # The validating webhook denies; mutating here would hide the attempt from it.
         return rsp.allowed("deny-mode")
 
-    user = req.username or "<anonymous>"
     if old is ABSENT:
-        return rsp.Decision(
-            True,
-            "stripped",
-            patch=[{"op": "remove", "path": _ANNOTATION_POINTER}],
-            warnings=[_STRIPPED_WARNING],
-            audit={AUDIT_KEY: f"stripped: set by {user}"},
-            guard_action="stripped",
-        )
-    return rsp.Decision(
-        True,
-        "restored",
-        patch=[_restore_op(req.obj, old, new)],
-        warnings=[_RESTORED_WARNING],
-        audit={AUDIT_KEY: f"restored: {_verb(old, new)} by {user}"},
-        guard_action="restored",
+        action, op, warning = "stripped", remove(_ANNOTATION_POINTER), _STRIPPED_WARNING
+    else:
+        action, op, warning = "restored", _restore_op(req.obj, old, new), _RESTORED_WARNING
+    return rsp.patched(
+        action,
+        [op],
+        warnings=[warning],
+        audit={AUDIT_KEY: f"{action}: {_verb(old, new)} by {req.username or '<anonymous>'}"},
+        guard_action=action,
     )
 
 
@@ -188,12 +181,11 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
         "only the Kargo controller may set, change or remove it"
     )
     error = forbidden(FieldPath(_ANNOTATION_FIELD), detail)
-    decision = rsp.denied(
+    return rsp.denied(
         "forbidden",
         st.forbidden(
             group=GROUP, resource=PROMOTION_RESOURCE, name=req.name, detail=detail, errors=[error]
         ),
+        audit={AUDIT_KEY: f"denied: {verb} by {req.username or '<anonymous>'}"},
+        guard_action="denied",
     )
-    decision.guard_action = "denied"
-    decision.audit = {AUDIT_KEY: f"denied: {verb} by {req.username or '<anonymous>'}"}
-    return decision
