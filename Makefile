@@ -28,8 +28,11 @@ venv: $(STAMP)
 COMPILED := $(VENV)/.compiled
 APP_SOURCES := $(shell find app -name '*.py')
 
+# The C compiler, if there is one: without it the package runs as pure Python.
+CC_PATH := $(shell command -v cc 2>/dev/null)
+
 # Also rebuilt when the group's library is missing (deleted by hand) and a compiler exists.
-ifneq ($(shell command -v cc 2>/dev/null),)
+ifneq ($(CC_PATH),)
 ifeq ($(wildcard app/native__mypyc*.so),)
 COMPILED_FORCE := FORCE
 endif
@@ -79,7 +82,7 @@ typecheck: $(STAMP)
 
 # With a C compiler the compiled modules must be what the tests run (tests/test_compiled.py).
 unit: $(COMPILED) $(HELM)
-	KRW_EXPECT_COMPILED=$$(command -v cc >/dev/null 2>&1 && echo 1) $(BIN)/pytest -q
+	KRW_EXPECT_COMPILED=$(if $(CC_PATH),1) $(BIN)/pytest -q
 
 test: lint typecheck unit
 
