@@ -7,16 +7,26 @@ CERTS  := certs
 HOST   ?= 127.0.0.1
 PORT   ?= 8443
 
-.PHONY: FORCE help venv compile run test lint typecheck unit certs clean tools
+.PHONY: FORCE help venv compile run test lint typecheck unit certs clean tools lock test-lowest
 
 help:
 	@echo "make run    - set up and start the webhook on https://$(HOST):$(PORT) (local certificate on first run)"
 	@echo "make test   - set up and run lint, type checks and all tests"
+	@echo "make lock   - re-resolve requirements/*.txt from pyproject.toml (newest allowed versions)"
+	@echo "make test-lowest - the tests that need no helm, on the lowest versions pyproject.toml allows"
 
-$(STAMP): pyproject.toml setup.py
+# The development venv holds exactly the locked development set (requirements/dev.txt: runtime,
+# test extra, build set and tools, with hashes), then the project itself in editable mode, built
+# without isolation from that same set. Pure Python here: `make compile` compiles in place.
+REQS := requirements
+UV   := $(BIN)/uv
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
+
+$(STAMP): $(REQS)/dev.txt pyproject.toml setup.py build_support/krw_build.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=77' wheel
-	KRW_PURE_PYTHON=1 $(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(REQS)/dev.txt
+	KRW_PURE_PYTHON=1 $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -87,8 +97,36 @@ unit: $(COMPILED) $(HELM)
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build
+	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache .pytest_cache build
 	find app -name '*.so' -delete
+
+# --- dependencies -----------------------------------------------------------------------------
+# lock: resolve the three locked sets with uv (pinned in requirements/tools.in): runtime first,
+# then build and dev constrained by it, so that a package in two sets has one version.
+# uv alone, pinned in tools.in: `make lock` must work while the lock no longer matches pyproject.
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r $(REQS)/tools.in
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o $(REQS)/runtime.txt
+	$(UV) pip compile $(REQS)/build.in $(LOCK_FLAGS) -c $(REQS)/runtime.txt -o $(REQS)/build.txt
+	$(UV) pip compile pyproject.toml --extra test $(REQS)/build.in $(REQS)/tools.in $(LOCK_FLAGS) \
+		-c $(REQS)/runtime.txt -c $(REQS)/build.txt -o $(REQS)/dev.txt
+
+# test-lowest: a venv with the lowest version of every direct dependency that pyproject.toml
+# allows (their own dependencies at the newest), the project editable as in .venv; then lint,
+# type checks and every test but the locked builds' (tests/image, tests/packaging). A lower bound
+# in pyproject.toml is true when this passes.
+LOWEST := .venv-lowest
+test-lowest: $(STAMP) $(HELM)
+	rm -rf $(LOWEST)
+	$(UV) venv --quiet --python $(PYTHON) $(LOWEST)
+	KRW_PURE_PYTHON=1 $(UV) pip install --quiet --python $(LOWEST)/bin/python \
+		--resolution lowest-direct -e '.[test]'
+	$(LOWEST)/bin/ruff check app tests
+	$(LOWEST)/bin/mypy
+	$(LOWEST)/bin/pytest -q -p no:cacheprovider --ignore=tests/image --ignore=tests/packaging
 
 # --- benchmarks (not part of `make test`) ------------------------------------------------------
 # bench: the webhook against a bare ASGI app on the same uvicorn and TLS (bench/run.py); writes
