@@ -3,6 +3,7 @@ image small, non-root and able to run on a read-only root filesystem."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -45,10 +46,33 @@ def test_a_build_stage_makes_the_wheel_and_a_slim_runtime_installs_it() -> None:
     build, runtime = stages()
     assert build.name == "build"
     assert "pip wheel" in build.last("RUN")
-    assert runtime.base == build.base == "python:3.11-slim"
+    assert runtime.base == build.base
     install = runtime.last("RUN")
     assert "from=build" in install
     assert "--no-index" in install, "the runtime installs only what the build stage resolved"
+
+
+def test_the_base_image_is_pinned_by_digest() -> None:
+    """A tag moves; a digest names the same bytes on every rebuild."""
+    image, _, digest = stages()[0].base.partition("@")
+    assert image == "python:3.11-slim"
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), stages()[0].base
+
+
+def test_every_pip_install_is_checked_against_the_lock() -> None:
+    """Dependencies come only from requirements/*.txt with --require-hashes; the project's own
+    wheel, built from the context, is the one thing installed without a hash."""
+    for stage in stages():
+        for run in stage.all("RUN"):
+            for command in run.split("&&"):
+                words = command.split()
+                if "pip" not in " ".join(words[:1]) or not {"install", "wheel"} & set(words):
+                    continue
+                if "-r" in words:
+                    assert "--require-hashes" in words, command
+                else:
+                    assert any(w.endswith((".whl", " .")) or w == "." for w in words), command
+                    assert "--no-deps" in words, command
 
 
 def test_runtime_runs_as_a_numeric_non_root_user() -> None:

@@ -1,14 +1,13 @@
-"""What the image does at run time, without a container engine: the wheel built from exactly the
-Dockerfile's build context, installed into a fresh venv as the Dockerfile does, run as the
-image's UID 65532 from a read-only tree, with no HOME and PYTHONDONTWRITEBYTECODE.
-
-Dependencies come from the project's venv through a `.pth` file (the fresh venv gets the wheel
-itself from `pip install --no-deps --no-index`): the test needs no package index, and the project's
-editable install stays invisible, so `app` is imported from the wheel.
+"""What the image does at run time, without a container engine: the Dockerfile's own build and
+runtime stages run against this machine (tests/image/emulation.py): the wheel built from the
+build context and the lock by a fresh interpreter, installed from the build stage's wheels
+alone, then run as the image's UID 65532 from a read-only tree, with no HOME and
+PYTHONDONTWRITEBYTECODE. Nothing of the project's venv or checkout is visible to it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -17,11 +16,11 @@ import ssl
 import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import tomllib
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,14 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from packaging.utils import canonicalize_name
 
-from tests.image.dockerfile import REPO_ROOT, copy_sources, stages
+from tests.image.dockerfile import REPO_ROOT, stages
+from tests.image.emulation import Layout, prepare, run_stage
+from tests.support.locks import pins
+
+# The build stage compiles the request path (about a minute on two cores), then again elsewhere.
+pytestmark = pytest.mark.timeout(600)
 
 UID = GID = 65532
 CONSOLE_SCRIPT = "kargo-rollback-webhook"
@@ -41,6 +46,8 @@ class InstalledImage:
     root: Path  # read-only, the working directory
     venv: Path
     writable: Path  # the one directory UID 65532 owns, like a mounted volume
+    wheel: Path  # the project's wheel, as the build stage left it
+    rebuilt: Path  # the same sources built again elsewhere with the same build venv
 
     @property
     def script(self) -> Path:
@@ -101,51 +108,20 @@ def _make_read_only(path: Path) -> None:
                 os.chmod(name, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def _build_wheel(work: Path) -> Path:
-    """`pip wheel` of the build context that .dockerignore and the build stage's COPY lines make."""
-    context = work / "context"
-    context.mkdir()
-    for source in copy_sources(stages()[0]):
-        origin = REPO_ROOT / source.rstrip("/")
-        if origin.is_dir():
-            # As .dockerignore: no caches, no extensions compiled in place by `make`.
-            ignore = shutil.ignore_patterns("__pycache__", "*.so")
-            shutil.copytree(origin, context / origin.name, ignore=ignore)
-        else:
-            shutil.copy2(origin, context / origin.name)
-    wheels = work / "wheels"
-    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
+def _rebuild_elsewhere(root: Path, work: Path) -> Path:
+    """The build stage's sources built again, from another directory, by its build venv."""
+    sources = work / "elsewhere" / "src"
+    shutil.copytree(root / "src", sources, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    wheels = work / "elsewhere" / "wheels"
+    env = {"PATH": "/usr/bin:/bin", "KRW_REQUIRE_COMPILED": "1", "HOME": str(work)}
     built = subprocess.run(
-        [*command, "--wheel-dir", str(wheels), str(context)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+        [str(root / "build" / "bin" / "pip"), "wheel", "--quiet", "--no-deps",
+         "--no-build-isolation", "--wheel-dir", str(wheels), "."],
+        cwd=sources, env=env, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
     assert built.returncode == 0, built.stderr
     (wheel,) = wheels.glob("kargo_rollback_webhook-*.whl")
     return wheel
-
-
-def _install(wheel: Path, venv: Path, python: str) -> None:
-    """A fresh venv holding the wheel (pip compiles its .pyc files, as in the image)."""
-    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
-    venv_python = str(venv / "bin" / "python")
-    installed = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", venv_python, "install", "--quiet", "--no-deps",
-         "--no-index", str(wheel)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    site_packages = subprocess.run(
-        [venv_python, "-c", purelib], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    # The dependencies: the project venv's site-packages, without processing its .pth files.
-    Path(site_packages, "_project_dependencies.pth").write_text(
-        sysconfig.get_path("purelib") + "\n", encoding="utf-8"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -157,14 +133,59 @@ def image() -> Iterator[InstalledImage]:
     try:
         work.chmod(0o755)
         root = work / "root"
-        venv = root / "opt" / "venv"
-        _install(_build_wheel(work), venv, _interpreter_for_the_image_user(work))
+        layout = Layout(root=root, python=_interpreter_for_the_image_user(work))
+        prepare(layout)
+        build, runtime = stages()
+        run_stage(build, layout)
+        run_stage(runtime, layout)
+        (wheel,) = (root / "wheels").glob("kargo_rollback_webhook-*.whl")
+        rebuilt = _rebuild_elsewhere(root, work)
         _make_read_only(root)
-        yield InstalledImage(root=root, venv=venv, writable=work / "writable")
+        yield InstalledImage(
+            root=root,
+            venv=root / "opt" / "venv",
+            writable=work / "writable",
+            wheel=wheel,
+            rebuilt=rebuilt,
+        )
     finally:
         for directory, _, _ in os.walk(work):
             os.chmod(directory, 0o755)
         shutil.rmtree(work)
+
+
+def test_two_builds_of_the_same_sources_are_byte_identical(image: InstalledImage) -> None:
+    """Reproducible: no build path, timestamp or debug information differs between builds."""
+    digests = {hashlib.sha256(w.read_bytes()).hexdigest() for w in (image.wheel, image.rebuilt)}
+    assert len(digests) == 1, f"{image.wheel.name} differs when built again elsewhere"
+
+
+def test_the_runtime_holds_exactly_the_locked_set(image: InstalledImage) -> None:
+    listed = subprocess.run(
+        [str(image.venv / "bin" / "python"), "-m", "pip", "--version"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert listed.returncode != 0, "pip is removed from the runtime venv"
+    site = next((image.venv / "lib").glob("python3.*/site-packages"))
+    installed: dict[str, str] = {}
+    for dist_info in site.glob("*.dist-info"):
+        name, version = dist_info.name.removesuffix(".dist-info").split("-")
+        installed[canonicalize_name(name)] = version
+    assert installed.pop(canonicalize_name("kargo-rollback-webhook")) == _version()
+    assert installed == pins("runtime.txt")
+
+
+def _version() -> str:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    version: str = pyproject["project"]["version"]
+    return version
+
+
+def test_the_wheel_carries_the_license(image: InstalledImage) -> None:
+    with zipfile.ZipFile(image.wheel) as wheel:
+        licenses = [n for n in wheel.namelist() if ".dist-info/licenses/" in n]
+        assert [Path(n).name for n in licenses] == ["LICENSE"]
+        assert "Apache License" in wheel.read(licenses[0]).decode()
 
 
 def test_the_wheel_not_the_checkout_is_imported(image: InstalledImage) -> None:
