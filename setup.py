@@ -48,6 +48,11 @@ def compiled_modules() -> list[str]:
     return modules
 
 
+# The commands that build extensions (pip install/wheel: bdist_wheel; pip install -e:
+# editable_wheel; make compile: build_ext), as against egg_info, dist_info and sdist.
+BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "install", "develop"}
+
+
 class CompiledBuildError(RuntimeError):
     """The compiled modules could not be built and KRW_REQUIRE_COMPILED=1 demands them."""
 
@@ -78,15 +83,23 @@ def mypyc_extensions() -> list[Any]:
 class BuildCompiled(build_ext):
     """Generate and compile the mypyc extensions, or fall back to pure Python with a warning."""
 
+    # Decided once per build: a command may be finalized again (a reinitialized build_ext), and
+    # neither mypyc nor the warning should run twice.
+    decided = False
+
     def finalize_options(self) -> None:
-        # Generated here, before setuptools prepares the extension list (stubs, full names).
-        if pure_python_requested():
-            _warn("KRW_PURE_PYTHON=1")
-        elif not self.distribution.ext_modules:
-            try:
-                self.distribution.ext_modules = mypyc_extensions()
-            except (Exception, SystemExit) as exc:  # mypy exits through SystemExit on errors
-                _fall_back(exc)
+        # Generated here, before setuptools prepares the extension list (stubs, full names);
+        # only for a build: metadata and the sdist's file list finalize build_ext too.
+        building = BUILD_COMMANDS & set(self.distribution.commands)
+        if building and not BuildCompiled.decided:
+            BuildCompiled.decided = True
+            if pure_python_requested():
+                _warn("KRW_PURE_PYTHON=1")
+            else:
+                try:
+                    self.distribution.ext_modules = mypyc_extensions()
+                except (Exception, SystemExit) as exc:  # mypy exits through SystemExit
+                    _fall_back(exc)
         super().finalize_options()
 
     def run(self) -> None:
