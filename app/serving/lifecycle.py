@@ -38,9 +38,9 @@ from typing import Any
 
 import uvicorn
 
-from app.observability import LOGGER_NAME
-
-_log = logging.getLogger(f"{LOGGER_NAME}.lifecycle")
+# Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
+# transport does not import the layers above it.
+_log = logging.getLogger("kargo_rollback_webhook.lifecycle")
 
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 

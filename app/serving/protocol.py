@@ -46,9 +46,9 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from app.observability import LOGGER_NAME
-
-_log = logging.getLogger(f"{LOGGER_NAME}.connections")
+# Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
+# transport does not import the layers above it.
+_log = logging.getLogger("kargo_rollback_webhook.connections")
 
 
 @dataclass(frozen=True, slots=True)

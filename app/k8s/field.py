@@ -1,8 +1,10 @@
-"""Field paths and field errors, rendered the way Kubernetes' apimachinery renders them.
+"""Field paths and field errors, as apimachinery's `pkg/util/validation/field` has them.
 
 A validator takes the path of the value it checks and returns a list of `FieldError`s; paths are
 built while descending (`path.child("spec").child("promotionPolicies").index(0)`), so an error
-always names the exact field a user has to change.
+always names the exact field a user has to change. A path is kept as its segments, not as the
+rendered text: a tool that needs to find the field again (the `check` command pointing at a line
+of YAML) walks the segments, and never parses `spec.x[0]` back out of a string.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Literal, NamedTuple, TypeAlias
 
 import orjson
 
@@ -21,6 +23,8 @@ MAX_QUOTED_VALUE_CHARS = 256
 # Any decoded JSON value. A module-level name: mypyc resolves class-body annotations in the
 # module's namespace, where the builtin `object` is not found.
 JsonValue: TypeAlias = object
+
+SegmentKind: TypeAlias = Literal["child", "index", "key"]
 
 
 class ErrorType(enum.Enum):
@@ -47,27 +51,45 @@ class ErrorType(enum.Enum):
 _VALUELESS = frozenset({ErrorType.REQUIRED, ErrorType.FORBIDDEN})
 
 
+class Segment(NamedTuple):
+    """One step of a path: a field name (`.name`), a list index (`[0]`) or a map key (`[k]`)."""
+
+    kind: SegmentKind
+    name: str = ""
+    position: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class FieldPath:
     """An immutable path to a field: `spec.promotionPolicies[0].stageSelector.name`."""
 
-    _rendered: str = ""
+    segments: tuple[Segment, ...] = ()
 
     @classmethod
     def root(cls, name: str) -> FieldPath:
-        return cls(name)
+        return cls((Segment("child", name),))
 
     def child(self, name: str) -> FieldPath:
-        return FieldPath(f"{self._rendered}.{name}" if self._rendered else name)
+        return FieldPath((*self.segments, Segment("child", name)))
 
     def index(self, i: int) -> FieldPath:
-        return FieldPath(f"{self._rendered}[{i}]")
+        return FieldPath((*self.segments, Segment("index", position=i)))
 
     def key(self, k: str) -> FieldPath:
-        return FieldPath(f"{self._rendered}[{k}]")
+        return FieldPath((*self.segments, Segment("key", k)))
 
     def __str__(self) -> str:
-        return self._rendered
+        parts: list[str] = []
+        for segment in self.segments:
+            if segment.kind == "index":
+                parts.append(f"[{segment.position}]")
+            elif segment.kind == "key":
+                parts.append(f"[{segment.name}]")
+            elif parts:
+                parts.append("." + segment.name)
+            else:
+                parts.append(segment.name)
+        return "".join(parts)
 
 
 def go_quote(text: str) -> str:
@@ -131,9 +153,14 @@ class FieldError:
     """One problem with one field; `message` is the cause message, `__str__` the full line."""
 
     type: ErrorType
-    field: str
+    path: FieldPath
     bad_value: JsonValue
     detail: str
+
+    @property
+    def field(self) -> str:
+        """The path as apimachinery renders it (a cause's `field`)."""
+        return str(self.path)
 
     @property
     def message(self) -> str:
@@ -149,29 +176,29 @@ class FieldError:
 
 
 def invalid(path: FieldPath, value: object, detail: str) -> FieldError:
-    return FieldError(ErrorType.INVALID, str(path), value, detail)
+    return FieldError(ErrorType.INVALID, path, value, detail)
 
 
 def required(path: FieldPath, detail: str = "") -> FieldError:
-    return FieldError(ErrorType.REQUIRED, str(path), None, detail)
+    return FieldError(ErrorType.REQUIRED, path, None, detail)
 
 
 def not_supported(path: FieldPath, value: object, supported: Iterable[str]) -> FieldError:
     detail = "supported values: " + ", ".join(go_quote(s) for s in supported)
-    return FieldError(ErrorType.NOT_SUPPORTED, str(path), value, detail)
+    return FieldError(ErrorType.NOT_SUPPORTED, path, value, detail)
 
 
 def duplicate(path: FieldPath, value: object) -> FieldError:
-    return FieldError(ErrorType.DUPLICATE, str(path), value, "")
+    return FieldError(ErrorType.DUPLICATE, path, value, "")
 
 
 def too_many(path: FieldPath, actual: int, maximum: int) -> FieldError:
-    return FieldError(ErrorType.TOO_MANY, str(path), actual, f"must have at most {maximum} items")
+    return FieldError(ErrorType.TOO_MANY, path, actual, f"must have at most {maximum} items")
 
 
 def type_invalid(path: FieldPath, value: object, expected: str) -> FieldError:
-    return FieldError(ErrorType.TYPE_INVALID, str(path), value, f"must be of type {expected}")
+    return FieldError(ErrorType.TYPE_INVALID, path, value, f"must be of type {expected}")
 
 
 def forbidden(path: FieldPath, detail: str) -> FieldError:
-    return FieldError(ErrorType.FORBIDDEN, str(path), None, detail)
+    return FieldError(ErrorType.FORBIDDEN, path, None, detail)
