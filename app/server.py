@@ -4,7 +4,7 @@ The layers a request passes, outermost first:
 
 1. TLS (`ServedCertificate`): one `SSLContext` whose certificate follows the files on disk;
    HTTP/1.1 only, TLS 1.2+ (or 1.3+), optionally client certificates.
-2. The connection (`serving.protocol`): header and body deadlines, a head size limit, keep-alive
+2. The connection (`serving.uvicorn_seam`): header and body deadlines, a head size limit, keep-alive
    for idle connections, and after SIGTERM `Connection: close` on every answer.
 3. `ConcurrencyLimit`: a fast 503 past `max_concurrency` requests in flight;
 4. the application from `create_app`: admission paths straight to their endpoint, the rest
@@ -25,8 +25,8 @@ from app.main import Health, create_app
 from app.observability import Observability, configure_logging
 from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import ConcurrencyLimit
-from app.serving.lifecycle import GracefulServer
-from app.serving.protocol import ConnectionLimits, protocol_class
+from app.serving.deadlines import ConnectionLimits
+from app.serving.uvicorn_seam import GracefulServer, protocol_class
 from app.tls.reloader import PairFile, PairFileError
 
 
