@@ -7,9 +7,8 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from app import check, policy
+from app.commands import certs, check, policy
 from app.config import OPTIONS, ConfigError, resolve
-from app.tls import certs_command
 
 PROG = "kargo-rollback-webhook"
 
@@ -39,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     serve.set_defaults(func=_serve)
 
-    certs_command.register(commands)
+    certs.register(commands)
     check.register(commands)
     policy.register(commands)
     return parser

@@ -1,6 +1,9 @@
 """Settings: built once at start-up from flags and the environment, then passed in, never global.
 
-Every flag `--some-name` can also be set with the variable `KRW_SOME_NAME` (lists
+Each setting is declared once, as a field of the pydantic model `Settings`: its type, its
+default, and an `Opt` with its help text and parser. The command line (`cli.py`), the
+environment variables and the README's table are all derived from those declarations
+(`OPTIONS`). Every flag `--some-name` can also be set with the variable `KRW_SOME_NAME` (lists
 comma-separated); a flag wins over the environment. A bad value stops the server with one line
 that names the setting, before anything listens.
 """
@@ -11,10 +14,13 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
+from pydantic import BaseModel, ConfigDict
+
+from app.k8s.names import is_dns1123_label
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME
-from app.webhooks.projectconfig import AutoRollbackSchema
+from app.kargo.projectconfig import AutoRollbackSchema
 
 RollbackAnnotationMode = Literal["strip", "deny"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -38,71 +44,24 @@ class ConfigError(Exception):
         self.setting = setting
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything the server is configured with; see the README's configuration table."""
-
-    tls_cert_file: Path
-    tls_key_file: Path
-    host: str = "0.0.0.0"  # noqa: S104 - a webhook serves the API server from outside the pod
-    port: int = 8443
-    controller_usernames: tuple[str, ...] = (DEFAULT_CONTROLLER_USERNAME,)
-    rollback_annotation_mode: RollbackAnnotationMode = "strip"
-    autorollback_schema: AutoRollbackSchema = "any"
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    log_level: LogLevel = "info"
-    tls_min_version: TlsMinVersion = "1.2"
-    client_ca_file: Path | None = None
-    cert_reload_interval: float = 5.0
-    drain_seconds: float = 5.0
-    shutdown_timeout: float = 10.0
-    keep_alive_timeout: float = 120.0
-    header_timeout: float = 10.0
-    body_timeout: float = 10.0
-    max_header_bytes: int = 64 * 1024
-    max_concurrency: int = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One setting: its flag name, how to parse it, and its default."""
-
-    name: str
-    help: str
-    parse: Callable[[str], object]
-    default: object = None
-    repeatable: bool = False
-    required: bool = False
-    metavar: str | None = None
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper().replace("-", "_")
-
-    @property
-    def attr(self) -> str:
-        return self.name.replace("-", "_")
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if raw not in choices:
+def _choice(*choices: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        if not isinstance(raw, str) or raw not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}; got {raw!r}")
         return raw
 
     return parse
 
 
-def _int_range(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"must be a whole number; got {raw!r}") from None
+def _int_range(low: int, high: int) -> Callable[[object], int]:
+    def parse(raw: object) -> int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw
+        else:
+            try:
+                value = int(str(raw))
+            except ValueError:
+                raise ValueError(f"must be a whole number; got {raw!r}") from None
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}; got {value}")
         return value
@@ -110,12 +69,15 @@ def _int_range(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _seconds(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
+def _seconds(low: float, high: float) -> Callable[[object], float]:
+    def parse(raw: object) -> float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
             value = float(raw)
-        except ValueError:
-            raise ValueError(f"must be a number of seconds; got {raw!r}") from None
+        else:
+            try:
+                value = float(str(raw))
+            except ValueError:
+                raise ValueError(f"must be a number of seconds; got {raw!r}") from None
         if not low <= value <= high:
             raise ValueError(f"must be between {low:g} and {high:g} seconds; got {value:g}")
         return value
@@ -123,20 +85,21 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def _host(raw: str) -> str:
-    if not raw:
+def _host(raw: object) -> str:
+    if not isinstance(raw, str) or not raw:
         raise ValueError("must not be empty")
     try:
         ipaddress.ip_address(raw)
     except ValueError:
-        labels = raw.split(".")
-        if not all(label and label.replace("-", "").isalnum() for label in labels):
+        # A host name: DNS labels, compared case-insensitively as DNS does.
+        labels = raw.lower().split(".")
+        if any(is_dns1123_label(label) for label in labels):
             raise ValueError(f"must be an IP address or host name; got {raw!r}") from None
     return raw
 
 
-def _readable_file(raw: str) -> Path:
-    if not raw:
+def _readable_file(raw: object) -> Path:
+    if not isinstance(raw, str | Path) or not str(raw):
         raise ValueError("must not be empty")
     path = Path(raw)
     try:
@@ -151,91 +114,144 @@ def _readable_file(raw: str) -> Path:
     return path
 
 
-def _username(raw: str) -> str:
-    if not raw or raw != raw.strip():
+def _username(raw: object) -> str:
+    if not isinstance(raw, str) or not raw or raw != raw.strip():
         raise ValueError(f"usernames must be non-empty with no surrounding spaces; got {raw!r}")
     return raw
 
 
-OPTIONS: Final[tuple[Option, ...]] = (
-    Option("host", "address to listen on", _host, "0.0.0.0"),  # noqa: S104
-    Option("port", "HTTPS port", _int_range(1, 65535), 8443),
-    Option("tls-cert-file", "serving certificate (PEM)", _readable_file, required=True),
-    Option(
-        "tls-key-file", "serving certificate's private key (PEM)", _readable_file, required=True
-    ),
-    Option(
-        "controller-username",
-        "username allowed to set the rollback annotation (repeatable)",
-        _username,
-        (DEFAULT_CONTROLLER_USERNAME,),
-        repeatable=True,
-    ),
-    Option(
-        "rollback-annotation-mode",
-        "strip: the mutating webhook strips/restores; deny: only deny",
-        _choice("strip", "deny"),
-        "strip",
-    ),
-    Option(
-        "autorollback-schema",
-        "which autoRollback shape(s) to accept",
-        _choice("any", "seed", "upstream"),
-        "any",
-    ),
-    Option(
-        "max-body-bytes",
-        "largest AdmissionReview body accepted",
-        _int_range(1024, 64 * 1024 * 1024),
-        DEFAULT_MAX_BODY_BYTES,
-    ),
-    Option("log-level", "log level", _choice("debug", "info", "warning", "error"), "info"),
-    Option("tls-min-version", "minimum TLS version", _choice("1.2", "1.3"), "1.2"),
-    Option("client-ca-file", "CA bundle to verify client certificates", _readable_file, None),
-    Option(
-        "cert-reload-interval",
-        "seconds between certificate file checks",
-        _seconds(0.1, 3600),
-        5.0,
-    ),
-    Option(
-        "drain-seconds",
-        "seconds to keep serving after SIGTERM while /readyz fails",
-        _seconds(0, 600),
-        5.0,
-    ),
-    Option(
-        "shutdown-timeout",
-        "seconds to finish in-flight requests after the drain",
-        _seconds(0, 600),
-        10.0,
-    ),
-    Option(
-        "keep-alive-timeout",
-        "seconds an idle keep-alive connection stays open",
-        _seconds(1, 3600),
-        120.0,
-    ),
-    Option(
-        "header-timeout",
-        "seconds a client has to send the request headers",
-        _seconds(0.1, 300),
-        10.0,
-    ),
-    Option("body-timeout", "seconds a client has to send the body", _seconds(0.1, 300), 10.0),
-    Option(
-        "max-header-bytes",
-        "largest request head accepted",
-        _int_range(1024, 1024 * 1024),
-        64 * 1024,
-    ),
-    Option(
-        "max-concurrency",
-        "requests handled at once; more get a fast 503",
-        _int_range(1, 100_000),
-        256,
-    ),
-)
+@dataclass(frozen=True, slots=True)
+class Opt:
+    """How one setting is given: its help text and parser, and how its flag differs from its
+    field (`--controller-username`, repeatable, fills `controller_usernames`)."""
+
+    help: str
+    parse: Callable[[object], object]
+    flag_name: str | None = None
+    repeatable: bool = False
+    metavar: str | None = None
+
+
+class Settings(BaseModel):
+    """Everything the server is configured with; see the README's configuration table.
+
+    `resolve` parses what a user typed with each field's `Opt`; code (tests, benchmarks) may
+    build one directly from typed values, which pydantic checks against the field types.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # All interfaces: the API server calls the pod from outside it.
+    host: Annotated[str, Opt("address to listen on", _host)] = "0.0.0.0"  # noqa: S104
+    port: Annotated[int, Opt("HTTPS port", _int_range(1, 65535))] = 8443
+    tls_cert_file: Annotated[Path, Opt("serving certificate (PEM)", _readable_file)]
+    tls_key_file: Annotated[Path, Opt("serving certificate's private key (PEM)", _readable_file)]
+    controller_usernames: Annotated[
+        tuple[str, ...],
+        Opt(
+            "username allowed to set the rollback annotation (repeatable)",
+            _username,
+            flag_name="controller-username",
+            repeatable=True,
+        ),
+    ] = (DEFAULT_CONTROLLER_USERNAME,)
+    rollback_annotation_mode: Annotated[
+        RollbackAnnotationMode,
+        Opt(
+            "strip: the mutating webhook strips/restores; deny: only deny",
+            _choice("strip", "deny"),
+        ),
+    ] = "strip"
+    autorollback_schema: Annotated[
+        AutoRollbackSchema,
+        Opt("which autoRollback shape(s) to accept", _choice("any", "seed", "upstream")),
+    ] = "any"
+    max_body_bytes: Annotated[
+        int, Opt("largest AdmissionReview body accepted", _int_range(1024, 64 * 1024 * 1024))
+    ] = DEFAULT_MAX_BODY_BYTES
+    log_level: Annotated[
+        LogLevel, Opt("log level", _choice("debug", "info", "warning", "error"))
+    ] = "info"
+    tls_min_version: Annotated[TlsMinVersion, Opt("minimum TLS version", _choice("1.2", "1.3"))] = (
+        "1.2"
+    )
+    client_ca_file: Annotated[
+        Path | None, Opt("CA bundle to verify client certificates", _readable_file)
+    ] = None
+    cert_reload_interval: Annotated[
+        float, Opt("seconds between certificate file checks", _seconds(0.1, 3600))
+    ] = 5.0
+    drain_seconds: Annotated[
+        float, Opt("seconds to keep serving after SIGTERM while /readyz fails", _seconds(0, 600))
+    ] = 5.0
+    shutdown_timeout: Annotated[
+        float, Opt("seconds to finish in-flight requests after the drain", _seconds(0, 600))
+    ] = 10.0
+    keep_alive_timeout: Annotated[
+        float, Opt("seconds an idle keep-alive connection stays open", _seconds(1, 3600))
+    ] = 120.0
+    header_timeout: Annotated[
+        float, Opt("seconds a client has to send the request headers", _seconds(0.1, 300))
+    ] = 10.0
+    body_timeout: Annotated[
+        float, Opt("seconds a client has to send the body", _seconds(0.1, 300))
+    ] = 10.0
+    max_header_bytes: Annotated[
+        int, Opt("largest request head accepted", _int_range(1024, 1024 * 1024))
+    ] = 64 * 1024
+    max_concurrency: Annotated[
+        int,
+        Opt("admission requests handled at once; more get a fast 503", _int_range(1, 100_000)),
+    ] = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting as the command line and the environment see it, derived from `Settings`."""
+
+    name: str
+    attr_field: str
+    help: str
+    parse: Callable[[object], object]
+    default: object
+    required: bool
+    repeatable: bool
+    metavar: str | None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper().replace("-", "_")
+
+    @property
+    def attr(self) -> str:
+        """The key of this setting in the parsed flags (argparse's `dest`)."""
+        return self.name.replace("-", "_")
+
+
+def _options() -> tuple[Option, ...]:
+    options = []
+    for field_name, info in Settings.model_fields.items():
+        (opt,) = [m for m in info.metadata if isinstance(m, Opt)]
+        options.append(
+            Option(
+                name=opt.flag_name or field_name.replace("_", "-"),
+                attr_field=field_name,
+                help=opt.help,
+                parse=opt.parse,
+                default=None if info.is_required() else info.default,
+                required=info.is_required(),
+                repeatable=opt.repeatable,
+                metavar=opt.metavar,
+            )
+        )
+    return tuple(options)
+
+
+OPTIONS: Final[tuple[Option, ...]] = _options()
 
 
 def resolve(flags: Mapping[str, object], environ: Mapping[str, str]) -> Settings:
@@ -251,26 +267,20 @@ def resolve(flags: Mapping[str, object], environ: Mapping[str, str]) -> Settings
             source = [p.strip() for p in env_value.split(",")] if option.repeatable else env_value
         else:
             source = None
-
         if source is None:
             if option.required:
                 raise ConfigError(option.name, "is required")
-            values[option.attr] = option.default
             continue
         try:
             if option.repeatable:
                 items = [source] if isinstance(source, str) else list(source)
-                parsed = tuple(option.parse(item) for item in items)
-                if not parsed:
+                if not items:
                     raise ValueError("must name at least one value")
-                values[option.attr] = parsed
+                values[option.attr_field] = tuple(option.parse(item) for item in items)
             else:
-                if not isinstance(source, str):
-                    source = source[-1]
-                values[option.attr] = option.parse(source)
+                values[option.attr_field] = option.parse(
+                    source if isinstance(source, str) else source[-1]
+                )
         except ValueError as exc:
             raise ConfigError(option.name, str(exc)) from None
-
-    usernames = values.pop("controller_username")
-    values["controller_usernames"] = usernames
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings.model_validate(values)

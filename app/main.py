@@ -1,20 +1,86 @@
-"""`create_app(settings)`: the one place where the application is wired together."""
+"""`create_app(settings)`: the one place where the application is wired together.
+
+`admission_webhooks` is the one dispatch table: each admission path, the kind it admits and
+the policy that decides, with the settings each policy needs passed in as plain arguments.
+`create_app` puts an `AdmissionEndpoint` on each of those paths and FastAPI (health, readiness,
+metrics) behind everything else; `serve` and the in-process tests both run what it returns, so
+a test routes exactly as production does.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.admission.http import AdmissionEndpoint
+from app.admission.http import AdmissionEndpoint, WebhookSpec
 from app.config import Settings
+from app.kargo.constants import (
+    PROJECT_CONFIG_VALIDATE_PATH,
+    PROMOTION_MUTATE_PATH,
+    PROMOTION_VALIDATE_PATH,
+)
 from app.observability import Observability, package_version
-from app.webhooks.registry import build_webhooks
+from app.webhooks.identity import ControllerIdentity
+from app.webhooks.projectconfig import PROJECT_CONFIG_GVK, decide_project_config
+from app.webhooks.promotion import PROMOTION_GVK, mutate_promotion, validate_promotion
+
+
+def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
+    """The admission endpoints: path, kind admitted, and the policy with its settings bound."""
+    is_controller = ControllerIdentity.of(settings.controller_usernames)
+    return (
+        WebhookSpec(
+            name="projectconfig-validate",
+            path=PROJECT_CONFIG_VALIDATE_PATH,
+            kind=PROJECT_CONFIG_GVK,
+            policy=partial(decide_project_config, schema=settings.autorollback_schema),
+        ),
+        WebhookSpec(
+            name="promotion-mutate",
+            path=PROMOTION_MUTATE_PATH,
+            kind=PROMOTION_GVK,
+            policy=partial(
+                mutate_promotion,
+                is_controller=is_controller,
+                mode=settings.rollback_annotation_mode,
+            ),
+        ),
+        WebhookSpec(
+            name="promotion-validate",
+            path=PROMOTION_VALIDATE_PATH,
+            kind=PROMOTION_GVK,
+            policy=partial(validate_promotion, is_controller=is_controller),
+        ),
+    )
+
+
+class Application:
+    """The ASGI application: admission paths to their endpoint, everything else to FastAPI.
+
+    The admission endpoints skip FastAPI's middleware stack and router, which cost about as
+    much as the admission decision itself. `__call__` is a plain function returning the
+    chosen app's coroutine, so this adds no coroutine of its own to a request.
+    """
+
+    __slots__ = ("endpoints", "fallback")
+
+    def __init__(self, endpoints: Mapping[str, ASGIApp], fallback: ASGIApp) -> None:
+        self.endpoints = dict(endpoints)
+        self.fallback = fallback
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "http":
+            endpoint = self.endpoints.get(scope["path"])
+            if endpoint is not None:
+                return endpoint(scope, receive, send)
+        return self.fallback(scope, receive, send)
 
 
 @dataclass(slots=True)
@@ -43,7 +109,7 @@ def create_app(
     *,
     observability: Observability | None = None,
     health: Health | None = None,
-) -> FastAPI:
+) -> Application:
     obs = observability or Observability()
     state = health or Health()
 
@@ -62,16 +128,10 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.settings = settings
-    app.state.observability = obs
-    app.state.health = state
-
-    endpoints: dict[str, AdmissionEndpoint] = {}
-    for spec in build_webhooks(settings):
-        endpoint = AdmissionEndpoint(spec, max_body_bytes=settings.max_body_bytes, recorder=obs)
-        endpoints[spec.path] = endpoint
-        app.router.routes.append(Route(spec.path, endpoint=endpoint, name=spec.name))
-    app.state.admission_endpoints = endpoints
+    endpoints = {
+        spec.path: AdmissionEndpoint(spec, max_body_bytes=settings.max_body_bytes, recorder=obs)
+        for spec in admission_webhooks(settings)
+    }
 
     @app.get("/healthz", response_class=PlainTextResponse)
     async def healthz() -> str:
@@ -88,4 +148,4 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(obs.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    return Application(endpoints, app)

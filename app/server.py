@@ -4,12 +4,11 @@ The layers a request passes, outermost first:
 
 1. TLS (`ServedCertificate`): one `SSLContext` whose certificate follows the files on disk;
    HTTP/1.1 only, TLS 1.2+ (or 1.3+), optionally client certificates.
-2. The connection (`serving.protocol`): header and body deadlines, a head size limit, keep-alive
+2. The connection (`serving.uvicorn_seam`): header and body deadlines, a head size limit, keep-alive
    for idle connections, and after SIGTERM `Connection: close` on every answer.
-3. `ConcurrencyLimit`: a fast 503 past `max_concurrency` requests in flight; admission paths
-   straight to their endpoint (skipping FastAPI's middleware stack and router, which cost
-   about as much as the admission decision itself), the rest to the FastAPI application from
-   `create_app`, where the same endpoints are routes too.
+3. `ConcurrencyLimit`: a fast 503 past `max_concurrency` requests in flight;
+4. the application from `create_app`: admission paths straight to their endpoint, the rest
+   (health, readiness, metrics) to FastAPI.
 """
 
 from __future__ import annotations
@@ -17,32 +16,31 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable
+from typing import Final
 
 import uvicorn
 
-from app.config import Settings
+from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability, configure_logging
 from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import ConcurrencyLimit
-from app.serving.lifecycle import GracefulServer
-from app.serving.protocol import ConnectionLimits, protocol_class
+from app.serving.deadlines import ConnectionLimits
+from app.serving.uvicorn_seam import GracefulServer, protocol_class
+from app.tls.reloader import PairFile, PairFileError
 
 
 def build_server(settings: Settings) -> GracefulServer:
     """Everything `serve` runs, built but not started; raises `ConfigError` for a bad TLS pair."""
     observability = Observability()
     # Before logging is configured: a pair that cannot serve is the one line the CLI prints.
-    certificate = ServedCertificate(settings, observability)
+    certificate = served_certificate(settings, observability)
     configure_logging(settings.log_level)
 
     health = Health(checks=[certificate.expiry_problem])
     app = create_app(settings, observability=observability, health=health)
     asgi = ConcurrencyLimit(
-        app,
-        limit=settings.max_concurrency,
-        on_reject=observability.overload.inc,
-        routes=app.state.admission_endpoints,
+        app, limit=settings.max_concurrency, on_reject=observability.overload.inc
     )
 
     context = certificate.reloader.context
@@ -77,6 +75,29 @@ def build_server(settings: Settings) -> GracefulServer:
         on_drain=_start_draining(health),
         background=[certificate.reloader.run],
     )
+
+
+# Which setting names each file of the pair, for the one-line start-up error.
+_PAIR_FILE_SETTINGS: Final[dict[PairFile, str]] = {
+    "cert": "tls-cert-file",
+    "key": "tls-key-file",
+    "client-ca": "client-ca-file",
+}
+
+
+def served_certificate(settings: Settings, observability: Observability) -> ServedCertificate:
+    """The serving pair from the settings; raises `ConfigError` naming the setting at fault."""
+    try:
+        return ServedCertificate(
+            observability,
+            cert_file=settings.tls_cert_file,
+            key_file=settings.tls_key_file,
+            client_ca_file=settings.client_ca_file,
+            min_version=settings.tls_min_version,
+            reload_interval=settings.cert_reload_interval,
+        )
+    except PairFileError as exc:
+        raise ConfigError(_PAIR_FILE_SETTINGS[exc.file], str(exc)) from None
 
 
 def serve(settings: Settings) -> None:

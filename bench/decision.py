@@ -15,7 +15,7 @@ from pathlib import Path
 
 from app.admission.review import decode_review
 from app.config import Settings
-from app.webhooks.registry import build_webhooks
+from app.main import admission_webhooks
 from bench.reviews import project_config
 
 SIZES = (10, 100, 1_000, 10_000)
@@ -31,7 +31,7 @@ class Timing:
 
 def measure(sizes: tuple[int, ...] = SIZES, *, budget_seconds: float = 2.0) -> list[Timing]:
     settings = Settings(tls_cert_file=Path("unused"), tls_key_file=Path("unused"))
-    (spec,) = [s for s in build_webhooks(settings) if s.name == "projectconfig-validate"]
+    (spec,) = [s for s in admission_webhooks(settings) if s.name == "projectconfig-validate"]
     # As `serve` does before it serves (app/server.py): the start-up heap is frozen, so full
     # collections during a large decode do not walk it.
     gc.freeze()

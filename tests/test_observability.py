@@ -55,7 +55,7 @@ def test_no_decision_line_above_info(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def _entry(uid: str) -> DecisionEntry:
-    return (
+    return DecisionEntry(
         1_764_168_001.1234,
         "promotion-mutate",
         uid,
@@ -138,7 +138,7 @@ def test_line_clock_formats_milliseconds_across_seconds() -> None:
     writes: list[bytes] = []
     log = DecisionLog(writes.append)
     for stamp in (1_764_168_001.0004, 1_764_168_001.9996, 1_764_168_002.0, 1_764_168_002.5):
-        log((stamp, *_entry("x")[1:]))
+        log(_entry("x")._replace(time=stamp))
     stamps = [orjson.loads(w)["ts"] for w in writes]
     assert stamps == [
         "2025-11-26T14:40:01.000Z",

@@ -2,13 +2,15 @@
 
 It owns the transport concerns (method, content type, body limit, decoding, the catch-all) and
 hands a decoded `AdmissionRequest` to a policy function that never sees HTTP. It is a bare ASGI
-callable mounted as a route inside the FastAPI app: FastAPI's request/response machinery costs
-about half the throughput of this path, and a webhook sits on the write path of every promotion.
+callable that the application calls directly for its path, not a FastAPI route: FastAPI's
+request/response machinery costs about half the throughput of this path, and a webhook sits on
+the write path of every promotion.
 
 Every failure still becomes an AdmissionReview: with the request's uid when it could be read
-(HTTP 200, `allowed: false`), otherwise HTTP 4xx with a review whose uid is empty. A 5xx is never
-sent: the API server would treat it as a call failure and apply `failurePolicy`, which may be
-`Ignore`; an answer that says "denied" cannot fail open.
+(HTTP 200, `allowed: false`), otherwise HTTP 4xx with a review whose uid is empty. This endpoint
+never sends a 5xx: the API server would treat it as a call failure and apply `failurePolicy`,
+which may be `Ignore`; an answer that says "denied" cannot fail open. (The concurrency limit in
+front of it does answer 503 when it is full; see `app.serving.concurrency`.)
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from app.admission import responses as rsp
-from app.admission import status as st
 from app.admission.review import AdmissionRequest, GroupVersionKind, ReviewError, decode_review
+from app.k8s import status as st
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -125,7 +127,7 @@ class AdmissionEndpoint:
         # One coroutine for the whole exchange: this runs on every request.
         try:
             if scope["method"] != "POST":
-                decision = rsp.errored("method", st.bad_request("only POST is accepted"))
+                decision = rsp.errored("method", st.method_not_allowed("only POST is accepted"))
                 await _send(send, 405, decision, None, None, extra_headers=[(b"allow", b"POST")])
                 return
 
@@ -303,13 +305,11 @@ class AdmissionEndpoint:
         if http_status == 413:
             status = st.too_large(message)
         elif http_status == 408:
-            status = st.timeout(message)
-            status["code"] = 408
+            status = st.request_timeout(message)
+        elif http_status == 415:
+            status = st.unsupported_media_type(message)
         else:
             status = st.bad_request(message)
-        if http_status == 415:
-            status["code"] = 415
-            status["reason"] = "UnsupportedMediaType"
         await _send(send, http_status, rsp.errored(error, status), None, "")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-from app.admission.fieldpath import JsonValue
+from app.k8s.field import JsonValue
 
 
 class PatchOp(TypedDict, total=False):

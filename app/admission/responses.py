@@ -12,9 +12,9 @@ from typing import Literal
 
 import orjson
 
-from app.admission import status as st
 from app.admission.patch import PatchOp
 from app.admission.review import API_VERSION_V1, REVIEW_KIND
+from app.k8s import status as st
 
 # The API server drops warnings longer than this; keep every warning under it.
 MAX_WARNING_CHARS = 120
@@ -34,11 +34,14 @@ class Decision:
     audit: dict[str, str] = field(default_factory=dict)
     # A guard action for the metrics ("stripped", "restored", "denied"), when there was one.
     guard_action: str | None = None
+    # The request could not be decided on its merits (wrong kind or version, a malformed
+    # object, a fault, the deadline): refused, and counted as an error rather than a denial.
+    errored: bool = False
 
     @property
     def outcome(self) -> Outcome:
         if not self.allowed:
-            return "error" if self.status is not None and self.status["code"] >= 500 else "denied"
+            return "error" if self.errored else "denied"
         return "patched" if self.patch else "allowed"
 
 
@@ -83,7 +86,8 @@ def denied(
 
 
 def errored(reason: str, status: st.Status) -> Decision:
-    return Decision(False, reason, status=status)
+    """A refusal because the request could not be decided (`reason` names the error)."""
+    return Decision(False, reason, status=status, errored=True)
 
 
 def clip_warning(text: str) -> str:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import re2
 
-from app.admission.fieldpath import FieldError, FieldPath, go_quote, invalid
+from app.k8s.field import FieldError, FieldPath, go_quote, invalid
 
 # doublestar.ErrBadPattern's text, which Kargo reports as the detail for a bad glob.
 GLOB_SYNTAX_ERROR = "syntax error in pattern"

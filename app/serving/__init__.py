@@ -1,5 +1,6 @@
-"""Serving the application: TLS with hot reload, connection limits, overload and shutdown.
+"""Serving over HTTP: TLS with hot reload, connection limits, overload and shutdown.
 
-Everything here is transport: it knows HTTP, TLS and uvicorn, and nothing of admission or Kargo.
-`app/server.py` wires it around the application built by `app.main.create_app`.
+Transport only: it knows HTTP, TLS and uvicorn, and nothing of configuration, admission or
+Kargo. May import only `app.tls`. Every contact with uvicorn's and httptools' internals is in
+`app.serving.uvicorn_seam`, guarded by tests/serving/test_uvicorn_contract.py.
 """

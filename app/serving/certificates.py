@@ -1,8 +1,8 @@
 """The serving certificate as the server sees it: reloaded, counted, logged, checked for expiry.
 
 `CertificateReloader` (app/tls) follows the files; this connects it to the metrics, the log and
-readiness, and turns a pair that cannot serve at start-up into the one-line error that names the
-setting, before anything listens.
+readiness. A pair that cannot serve at start-up raises the reloader's `PairFileError`, which
+says which file is at fault; the wiring (`app.server`) names the setting.
 """
 
 from __future__ import annotations
@@ -10,15 +10,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 
-from app.config import ConfigError, Settings
-from app.observability import LOGGER_NAME, Observability
-from app.tls.certificates import CertificateError
-from app.tls.reloader import CertificateReloader
+from app.tls.reloader import CertificateReloader, TLSVersion
 
-_log = logging.getLogger(f"{LOGGER_NAME}.tls")
+# Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
+# transport does not import the layers above it.
+_log = logging.getLogger("kargo_rollback_webhook.tls")
+
+
+class CertificateMetrics(Protocol):
+    """Where reloads and the served certificate's expiry are counted (`Observability`)."""
+
+    def record_tls_reload(self, result: str) -> None: ...
+
+    def record_tls_expiry(self, timestamp: float) -> None: ...
 
 
 def _utc_now() -> datetime:
@@ -30,26 +39,27 @@ class ServedCertificate:
 
     def __init__(
         self,
-        settings: Settings,
-        observability: Observability,
+        metrics: CertificateMetrics,
         *,
+        cert_file: Path,
+        key_file: Path,
+        client_ca_file: Path | None,
+        min_version: TLSVersion,
+        reload_interval: float,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        """Load the pair; raises `ConfigError` naming the setting when it cannot serve."""
-        self._observability = observability
+        """Load the pair; raises `PairFileError` (naming the file at fault) if it cannot serve."""
+        self._metrics = metrics
         self._clock = clock
-        try:
-            self.reloader = CertificateReloader(
-                cert_file=settings.tls_cert_file,
-                key_file=settings.tls_key_file,
-                client_ca_file=settings.client_ca_file,
-                min_version=settings.tls_min_version,
-                interval=settings.cert_reload_interval,
-                on_reload=self._reloaded,
-                on_error=self._reload_failed,
-            )
-        except CertificateError as exc:
-            raise ConfigError(_setting_of(str(exc), settings), str(exc)) from None
+        self.reloader = CertificateReloader(
+            cert_file=cert_file,
+            key_file=key_file,
+            client_ca_file=client_ca_file,
+            min_version=min_version,
+            interval=reload_interval,
+            on_reload=self._reloaded,
+            on_error=self._reload_failed,
+        )
         self._export_expiry(self.reloader.certificate)
 
     @property
@@ -68,7 +78,7 @@ class ServedCertificate:
         return None
 
     def _reloaded(self, certificate: x509.Certificate) -> None:
-        self._observability.tls_reloads.labels("success").inc()
+        self._metrics.record_tls_reload("success")
         self._export_expiry(certificate)
         _log.info(
             "serving certificate reloaded",
@@ -84,23 +94,11 @@ class ServedCertificate:
     def _reload_failed(self, message: str) -> None:
         # The reloader reports a broken pair at every poll while it lasts, so the counter keeps
         # rising and the log keeps saying why, for as long as the old pair is still served.
-        self._observability.tls_reloads.labels("error").inc()
+        self._metrics.record_tls_reload("error")
         _log.warning(
             "certificate files cannot be served; still serving the previous pair",
             extra={"fields": {"error": message}},
         )
 
     def _export_expiry(self, certificate: x509.Certificate) -> None:
-        self._observability.tls_expiry.set(certificate.not_valid_after_utc.timestamp())
-
-
-def _setting_of(message: str, settings: Settings) -> str:
-    """Which setting a `CertificateError` is about: its message starts with the file's path."""
-    candidates: list[tuple[str, object]] = [
-        ("tls-key-file", settings.tls_key_file),
-        ("client-ca-file", settings.client_ca_file),
-    ]
-    for setting, path in candidates:
-        if path is not None and message.startswith(f"{path}:"):
-            return setting
-    return "tls-cert-file"
+        self._metrics.record_tls_expiry(certificate.not_valid_after_utc.timestamp())

@@ -9,15 +9,11 @@ so a request whose body is still arriving counts (it holds a buffer and a task),
 keep-alive connection does not (uvicorn's own `limit_concurrency` counts connections, which
 would turn the API server's parked keep-alive connections into 503s). Probes and metrics are
 exempt: a loaded pod must not be restarted or lose its metrics because it is loaded.
-
-It is the server's front door, so it also dispatches: paths in `routes` (the admission
-endpoints) go straight to their own ASGI callable, the rest to the application. Each layer a
-request passes costs a coroutine; this one does both jobs in one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,10 +29,7 @@ _HEADERS: Final = [
 
 
 class ConcurrencyLimit:
-    """ASGI middleware: at most `limit` requests in flight; the next one gets 503 at once.
-
-    Requests for a path in `routes` are passed to that route's callable instead of `app`.
-    """
+    """ASGI middleware: at most `limit` requests in flight; the next one gets 503 at once."""
 
     def __init__(
         self,
@@ -45,7 +38,6 @@ class ConcurrencyLimit:
         limit: int,
         on_reject: Callable[[], None],
         exempt_paths: frozenset[str] = EXEMPT_PATHS,
-        routes: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
@@ -53,7 +45,6 @@ class ConcurrencyLimit:
         self._limit = limit
         self._on_reject = on_reject
         self._exempt_paths = exempt_paths
-        self._routes = dict(routes or {})
         # Only touched on the event loop, between awaits: no lock needed.
         self._in_flight = 0
 
@@ -72,6 +63,6 @@ class ConcurrencyLimit:
             return
         self._in_flight += 1
         try:
-            await self._routes.get(scope["path"], self._app)(scope, receive, send)
+            await self._app(scope, receive, send)
         finally:
             self._in_flight -= 1

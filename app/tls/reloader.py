@@ -32,16 +32,33 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
 from cryptography import x509
 
-from app.tls.certificates import CertificateError, CertificatePair, parse_certificates, parse_pair
+from app.tls.certificates import (
+    CertificateError,
+    CertificatePair,
+    parse_certificates,
+    parse_pair,
+    parse_private_key,
+)
 
 TLSVersion = Literal["1.2", "1.3"]
+PairFile = Literal["cert", "key", "client-ca"]
+
+
+class PairFileError(CertificateError):
+    """The initial pair cannot be served, and `file` says which of the files is at fault."""
+
+    def __init__(self, message: str, file: PairFile) -> None:
+        super().__init__(message)
+        self.file: PairFile = file
+
 
 _MINIMUM_VERSIONS: Final[dict[TLSVersion, ssl.TLSVersion]] = {
     "1.2": ssl.TLSVersion.TLSv1_2,
@@ -89,7 +106,7 @@ class CertificateReloader:
         on_error: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        """Load and validate the initial pair; raises `CertificateError` if it cannot be served."""
+        """Load and validate the initial pair; raises `PairFileError` if it cannot be served."""
         if interval <= 0:
             raise ValueError(f"interval must be positive, got {interval}")
         if min_version not in _MINIMUM_VERSIONS:
@@ -103,12 +120,34 @@ class CertificateReloader:
         self._clock = clock
         self._client_ca: str | None = None
         if client_ca_file is not None:
-            ca_pem = _read(client_ca_file)
-            parse_certificates(ca_pem, source=str(client_ca_file))
+            with _blaming("client-ca"):
+                ca_pem = _read(client_ca_file)
+                parse_certificates(ca_pem, source=str(client_ca_file))
             self._client_ca = ca_pem.decode("ascii", errors="replace")
 
-        contents = self._read_pair()
-        self._pair, self._inner = self._load(contents)
+        with _blaming("cert"):
+            cert_pem = _read(cert_file)
+            parse_certificates(cert_pem, source=str(cert_file))
+        with _blaming("key"):
+            key_pem = _read(key_file)
+            parse_private_key(key_pem, source=str(key_file))
+        contents = (cert_pem, key_pem)
+        # Each file parses on its own; what is left is the pair: an expired certificate is the
+        # certificate's fault, a key that does not match it the key's.
+        try:
+            parse_pair(
+                cert_pem,
+                key_pem,
+                cert_source=str(cert_file),
+                key_source=str(key_file),
+                now=self._clock(),
+            )
+        except CertificateError as exc:
+            leaf = parse_certificates(cert_pem, source=str(cert_file))[0]
+            expired = self._clock() > leaf.not_valid_after_utc
+            raise PairFileError(str(exc), "cert" if expired else "key") from None
+        with _blaming("cert"):  # what is left: OpenSSL refusing the certificate file
+            self._pair, self._inner = self._load(contents)
         self._digest = _digest(contents)
         self._outer = self._new_context()
         self._outer.sni_callback = self._select_context
@@ -222,6 +261,17 @@ class CertificateReloader:
     ) -> None:
         """`sni_callback`: point the handshake at the current pair's context."""
         connection.context = self._inner
+
+
+@contextmanager
+def _blaming(file: PairFile) -> Iterator[None]:
+    """A `CertificateError` raised inside is `file`'s fault."""
+    try:
+        yield
+    except PairFileError:
+        raise
+    except CertificateError as exc:
+        raise PairFileError(str(exc), file) from None
 
 
 def _digest(contents: tuple[bytes, bytes]) -> bytes:

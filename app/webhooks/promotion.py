@@ -2,7 +2,8 @@
 
 Kargo's rollback controller marks the Promotions it creates with `kargo.akuity.io/rollback:
 "true"`, and promotion steps may skip approvals or tests when they see it. Kargo does not check
-who set it, so only the controller's identity may set, change or remove it:
+who set it, so only the controller's identity may set, change or remove it. What a request does
+to the annotation is `app.kargo.rollback`'s rule; this module turns it into answers:
 
 - mutating answer (mode `strip`): another user's CREATE loses the key whatever its value; an
   UPDATE gets the old object's value back, or loses the key if the old object had none
@@ -20,25 +21,34 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from app.admission import responses as rsp
-from app.admission import status as st
-from app.admission.fieldpath import FieldPath, forbidden, go_quote
 from app.admission.patch import PatchOp, add, pointer, remove, replace
-from app.admission.review import AdmissionRequest
+from app.admission.review import AdmissionRequest, GroupVersionKind
+from app.k8s import status as st
+from app.k8s.field import FieldPath, forbidden, go_quote
 from app.kargo.constants import (
     GROUP,
+    PROMOTION_KIND,
     PROMOTION_RESOURCE,
     ROLLBACK_ANNOTATION,
-    ROLLBACK_ANNOTATION_TRUE,
+    VERSION,
 )
+from app.kargo.rollback import (
+    ABSENT,
+    AnnotationChange,
+    AnnotationValue,
+    MalformedObject,
+    annotation_change,
+    not_a_rollback_warnings,
+)
+
+PROMOTION_GVK: Final = GroupVersionKind(GROUP, VERSION, PROMOTION_KIND)
 
 GuardMode = Literal["strip", "deny"]
 IsController = Callable[[str], bool]
 
 AUDIT_KEY: Final = "rollback-annotation"
 _ANNOTATION_POINTER: Final = pointer("metadata", "annotations", ROLLBACK_ANNOTATION)
-_ANNOTATION_FIELD: Final = str(
-    FieldPath.root("metadata").child("annotations").key(ROLLBACK_ANNOTATION)
-)
+ANNOTATION_FIELD: Final = FieldPath.root("metadata").child("annotations").key(ROLLBACK_ANNOTATION)
 _STRIPPED_WARNING: Final = (
     f"annotation {ROLLBACK_ANNOTATION} removed: only the Kargo controller may set it"
 )
@@ -48,63 +58,14 @@ _RESTORED_WARNING: Final = (
 )
 
 
-class _Absent:
-    """The annotation is not there (distinct from any JSON value, `null` included)."""
-
-    def __repr__(self) -> str:
-        return "<absent>"
-
-
-ABSENT: Final = _Absent()
-AnnotationValue = object  # a JSON value, or ABSENT
-
-
-class MalformedObject(ValueError):
-    """The object's metadata is not shaped like Kubernetes metadata."""
-
-
-def annotation_value(obj: dict[str, object] | None, *, which: str) -> AnnotationValue:
-    """The rollback annotation's value in `obj`, or ABSENT. Raises `MalformedObject`."""
-    if obj is None:
-        return ABSENT
-    metadata = obj.get("metadata")
-    if metadata is None:
-        return ABSENT
-    if not isinstance(metadata, dict):
-        raise MalformedObject(f"{which}.metadata must be an object")
-    annotations = metadata.get("annotations")
-    if annotations is None:
-        return ABSENT
-    if not isinstance(annotations, dict):
-        raise MalformedObject(f"{which}.metadata.annotations must be an object")
-    return annotations.get(ROLLBACK_ANNOTATION, ABSENT)
-
-
-def _verb(old: AnnotationValue, new: AnnotationValue) -> str:
-    if old is ABSENT:
-        return "set"
-    if new is ABSENT:
-        return "remove"
-    return "change"
-
-
 def _bad_object(exc: MalformedObject) -> rsp.Decision:
-    return rsp.denied("malformed-object", st.bad_request(str(exc)))
-
-
-def _controller_warnings(new: AnnotationValue, changed: bool) -> list[str]:
-    if changed and new is not ABSENT and new != ROLLBACK_ANNOTATION_TRUE:
-        shown = go_quote(new)[:40] if isinstance(new, str) else type(new).__name__
-        return [
-            f"{ROLLBACK_ANNOTATION}={shown} is not a rollback: Kargo reads only the exact value "
-            '"true"'
-        ]
-    return []
+    # Not a denial on the merits: the review cannot be judged, so it counts as an error.
+    return rsp.errored("malformed-object", st.bad_request(str(exc)))
 
 
 def _other_users_change(
     req: AdmissionRequest, is_controller: IsController
-) -> rsp.Decision | tuple[AnnotationValue, AnnotationValue]:
+) -> rsp.Decision | AnnotationChange:
     """What both answers share: a final decision, or the (old, new) values of a change to guard.
 
     Only CREATE and UPDATE are guarded; the controller passes (warned about a value Kargo would
@@ -113,21 +74,16 @@ def _other_users_change(
     if req.operation not in ("CREATE", "UPDATE"):
         return rsp.allowed("not-guarded-operation")
     try:
-        new = annotation_value(req.obj, which="object")
-        old = (
-            annotation_value(req.old_obj, which="oldObject")
-            if req.operation == "UPDATE"
-            else ABSENT  # CREATE: there was no annotation before
+        change = annotation_change(
+            is_update=req.operation == "UPDATE", obj=req.obj, old_obj=req.old_obj
         )
     except MalformedObject as exc:
         return _bad_object(exc)
-    # Type-strict: JSON `true` and `1` are different values even though Python says True == 1.
-    changed = type(old) is not type(new) or old != new
     if is_controller(req.username):
-        return rsp.allowed("controller", warnings=_controller_warnings(new, changed))
-    if not changed:
+        return rsp.allowed("controller", warnings=not_a_rollback_warnings(change))
+    if not change.changed:
         return rsp.allowed("unchanged")
-    return old, new
+    return change
 
 
 def mutate_promotion(
@@ -137,7 +93,7 @@ def mutate_promotion(
     assessed = _other_users_change(req, is_controller)
     if isinstance(assessed, rsp.Decision):
         return assessed
-    old, new = assessed
+    old, new = assessed.old, assessed.new
     if mode == "deny":
         # The validating webhook denies; mutating here would hide the attempt from it.
         return rsp.allowed("deny-mode")
@@ -150,7 +106,7 @@ def mutate_promotion(
         action,
         [op],
         warnings=[warning],
-        audit={AUDIT_KEY: f"{action}: {_verb(old, new)} by {req.username or '<anonymous>'}"},
+        audit={AUDIT_KEY: f"{action}: {assessed.verb} by {req.username or '<anonymous>'}"},
         guard_action=action,
     )
 
@@ -173,14 +129,12 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
     assessed = _other_users_change(req, is_controller)
     if isinstance(assessed, rsp.Decision):
         return assessed
-    old, new = assessed
-
-    verb = _verb(old, new)
+    verb = assessed.verb
     detail = (
         f"user {go_quote(req.username)} may not {verb} annotation {ROLLBACK_ANNOTATION}: "
         "only the Kargo controller may set, change or remove it"
     )
-    error = forbidden(FieldPath(_ANNOTATION_FIELD), detail)
+    error = forbidden(ANNOTATION_FIELD, detail)
     return rsp.denied(
         "forbidden",
         st.forbidden(

@@ -198,6 +198,56 @@ async def test_get_on_a_webhook_path_is_405() -> None:
         r = await c.get(PROMOTION_VALIDATE_PATH)
     assert r.status_code == 405
     assert r.headers["allow"] == "POST"
+    status = r.json()["response"]["status"]
+    assert (status["code"], status["reason"]) == (405, "MethodNotAllowed")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        pytest.param(
+            PROJECT_CONFIG_VALIDATE_PATH, review(promotion({})), "wrong-kind", id="wrong kind"
+        ),
+        pytest.param(
+            PROMOTION_VALIDATE_PATH,
+            review(promotion({}), version="v1beta9"),
+            "wrong-version",
+            id="wrong version",
+        ),
+        pytest.param(
+            PROMOTION_MUTATE_PATH,
+            review({**promotion({}), "metadata": {"name": "p1", "annotations": "x"}}),
+            "malformed-object",
+            id="malformed object",
+        ),
+    ],
+)
+async def test_a_review_that_cannot_be_decided_is_counted_as_an_error(
+    path: str, body: Any, error: str
+) -> None:
+    c, obs = client()
+    async with c:
+        r = await c.post(
+            path, content=orjson.dumps(body), headers={"content-type": "application/json"}
+        )
+    assert r.json()["response"]["status"]["code"] == 400
+    webhook = {
+        PROJECT_CONFIG_VALIDATE_PATH: "projectconfig-validate",
+        PROMOTION_MUTATE_PATH: "promotion-mutate",
+        PROMOTION_VALIDATE_PATH: "promotion-validate",
+    }[path]
+    errors = obs.registry.get_sample_value(
+        "krw_admission_errors_total", {"webhook": webhook, "error": error}
+    )
+    assert errors == 1.0
+    requests = {
+        decision: obs.registry.get_sample_value(
+            "krw_admission_requests_total",
+            {"webhook": webhook, "operation": "CREATE", "decision": decision},
+        )
+        for decision in ("denied", "error")
+    }
+    assert requests == {"denied": None, "error": 1.0}
 
 
 async def test_health_readiness_and_metrics() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.policy import build_policy
+from app.commands.policy import build_policy
 from tests.chart.helm import FULLNAME, of_kind, one, render
 
 POLICY_NAME = f"{FULLNAME}-rollback-annotation"

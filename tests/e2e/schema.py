@@ -16,7 +16,6 @@ none of the scenarios depends on them. The webhook re-checks every rule it relie
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Any, Final
 import orjson
 import re2
 import yaml
+
+from app.k8s.names import is_label_value, is_qualified_name
 
 Schema = dict[str, Any]
 
@@ -52,12 +53,6 @@ _OBJECT_META_FIELDS: Final = frozenset(
 )
 _STRING_MAPS: Final = ("annotations", "labels")
 
-# apimachinery's qualified name (annotation and label keys) and label value rules.
-_NAME_PART: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS1123_SUBDOMAIN: Final = re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-)
-_LABEL_VALUE: Final = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _TOTAL_ANNOTATION_BYTES: Final = 256 * 1024
 
 
@@ -218,19 +213,14 @@ def _validate_metadata(metadata: dict[str, Any]) -> Iterator[FieldError]:
         )
     for key, value in (metadata.get("labels") or {}).items():
         yield from _qualified_name(f"metadata.labels[{key}]", key)
-        if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
-            yield FieldError(f"metadata.labels[{key}]", "FieldValueInvalid", "invalid label value")
+        for message in is_label_value(value):
+            yield FieldError(f"metadata.labels[{key}]", "FieldValueInvalid", message)
 
 
 def _qualified_name(path: str, key: str) -> Iterator[FieldError]:
-    prefix, _, name = key.rpartition("/")
-    if "/" in prefix or (prefix == "" and key.startswith("/")):
-        yield FieldError(path, "FieldValueInvalid", "a qualified name has at most one '/'")
-        return
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
-        yield FieldError(path, "FieldValueInvalid", "prefix part must be a DNS-1123 subdomain")
-    if not name or len(name) > 63 or not _NAME_PART.fullmatch(name):
-        yield FieldError(path, "FieldValueInvalid", "name part must be a valid qualified name")
+    """apimachinery's `IsQualifiedName`, as the webhook checks label keys (`app.k8s.names`)."""
+    for message in is_qualified_name(key):
+        yield FieldError(path, "FieldValueInvalid", message)
 
 
 _TYPES: Final[dict[str, tuple[type, ...]]] = {

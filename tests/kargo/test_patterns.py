@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.admission.fieldpath import ErrorType, FieldPath
+from app.k8s.field import ErrorType, FieldPath
 from app.kargo import patterns
 from app.kargo.patterns import (
     GLOB_SYNTAX_ERROR,

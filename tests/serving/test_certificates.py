@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability
+from app.server import served_certificate
 from app.serving.certificates import ServedCertificate
 from app.tls import certificates
 from app.tls.certificates import GeneratedCerts
@@ -42,7 +44,21 @@ def settings_for(pair: GeneratedCerts, **overrides: object) -> Settings:
         "cert_reload_interval": 0.2,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings.model_validate(values)
+
+
+def served_for(
+    settings: Settings, observability: Observability, **kwargs: Any
+) -> ServedCertificate:
+    return ServedCertificate(
+        observability,
+        cert_file=settings.tls_cert_file,
+        key_file=settings.tls_key_file,
+        client_ca_file=settings.client_ca_file,
+        min_version=settings.tls_min_version,
+        reload_interval=settings.cert_reload_interval,
+        **kwargs,
+    )
 
 
 def sample(observability: Observability, name: str, **labels: str) -> float | None:
@@ -53,7 +69,7 @@ def test_the_expiry_gauge_follows_the_served_certificate(
     pair: GeneratedCerts, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     observability = Observability()
-    served = ServedCertificate(settings_for(pair), observability)
+    served = served_for(settings_for(pair), observability)
     expiry = pair.certificate.not_valid_after_utc.timestamp()
     assert sample(observability, "krw_tls_certificate_expiry_timestamp_seconds") == expiry
 
@@ -76,7 +92,7 @@ def test_a_broken_pair_is_counted_and_logged_and_the_gauge_kept(
     pair: GeneratedCerts, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     observability = Observability()
-    served = ServedCertificate(settings_for(pair), observability)
+    served = served_for(settings_for(pair), observability)
     pair.key_file.write_bytes(generate(tmp_path / "other").key_file.read_bytes())
 
     with caplog.at_level(logging.WARNING):
@@ -97,7 +113,7 @@ def test_a_broken_pair_is_counted_and_logged_and_the_gauge_kept(
 def test_readiness_fails_once_the_served_certificate_expired(pair: GeneratedCerts) -> None:
     expiry = pair.certificate.not_valid_after_utc
     now = [expiry - timedelta(seconds=1)]
-    served = ServedCertificate(settings_for(pair), Observability(), clock=lambda: now[0])
+    served = served_for(settings_for(pair), Observability(), clock=lambda: now[0])
     health = Health(started=True, checks=[served.expiry_problem])
     app = create_app(settings_for(pair), health=health)
 
@@ -138,6 +154,6 @@ def test_a_pair_that_cannot_serve_names_the_setting(
         overrides["client_ca_file"] = bad_ca
 
     with pytest.raises(ConfigError) as caught:
-        ServedCertificate(settings_for(pair, **overrides), Observability())
+        served_certificate(settings_for(pair, **overrides), Observability())
     assert str(caught.value).startswith(setting + " ")
     assert "\n" not in str(caught.value)

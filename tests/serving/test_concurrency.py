@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
+from app.main import Application
 from app.serving.concurrency import ConcurrencyLimit
 
 
@@ -115,8 +116,9 @@ def test_the_limit_must_be_positive() -> None:
 def test_routed_paths_go_to_their_own_app_and_count_against_the_limit() -> None:
     async def scenario() -> None:
         app, endpoint = GatedApp(), GatedApp()
+        # As `serve` composes them: the limit in front of the application's dispatch.
         limited = ConcurrencyLimit(
-            app, limit=1, on_reject=lambda: None, routes={"/mutate-x": endpoint}
+            Application({"/mutate-x": endpoint}, app), limit=1, on_reject=lambda: None
         )
         held = asyncio.create_task(call(limited, "/mutate-x"))
         await asyncio.sleep(0)

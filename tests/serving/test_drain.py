@@ -14,7 +14,8 @@ import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 from uvicorn.server import ServerState
 
-from app.serving.protocol import ConnectionLimits, GuardedHttpToolsProtocol, protocol_class
+from app.serving.deadlines import ConnectionLimits
+from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, protocol_class
 
 LIMITS = ConnectionLimits(header_timeout=5, body_timeout=5, max_header_bytes=16_384)
 HEAD = b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n\r\n"

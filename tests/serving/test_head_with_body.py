@@ -9,7 +9,8 @@ from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from app.serving.protocol import HeadWithBody
+from app.serving.single_write import HeadWithBody
+from app.serving.uvicorn_seam import body_follows_of
 
 
 class Transport:
@@ -43,7 +44,8 @@ class Cycle:
 
 def writer(cycle: Cycle) -> tuple[HeadWithBody, Transport]:
     transport = Transport()
-    return HeadWithBody(transport, cast(RequestResponseCycle, cycle)), transport  # type: ignore[arg-type]
+    body_follows = body_follows_of(cast(RequestResponseCycle, cycle))
+    return HeadWithBody(transport, body_follows), transport  # type: ignore[arg-type]
 
 
 def start(cycle: Cycle, *, length: int = 0, chunked: bool = False) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from app.admission.review import ReviewError, decode_review
 from app.config import Settings
-from app.webhooks.registry import build_webhooks
+from app.main import admission_webhooks
 from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review
 
 REPLACEMENTS: list[Any] = [
@@ -80,7 +80,7 @@ def _bases() -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("seed", range(4))
 def test_no_policy_raises_on_a_mutated_review(seed: int) -> None:
     settings = Settings(tls_cert_file=Path("unused"), tls_key_file=Path("unused"))
-    policies = {spec.name: spec.policy for spec in build_webhooks(settings)}
+    policies = {spec.name: spec.policy for spec in admission_webhooks(settings)}
     rnd = random.Random(seed)
     bases = _bases()
     decided = 0

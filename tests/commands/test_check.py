@@ -20,17 +20,17 @@ import pytest
 import yaml
 
 from app import cli
-from app.check import (
+from app.commands.check import (
     DEFAULT_CHECK_USER,
-    MAX_EXPANDED_VALUES,
     CheckOptions,
     Report,
     check_paths,
 )
-from app.webhooks.projectconfig import validate_project_config
+from app.commands.manifests import MAX_EXPANDED_VALUES
+from app.kargo.projectconfig import validate_project_config
 from tests.support.reviews import CONTROLLER, KEY
 
-FIXTURES = Path(__file__).parent / "fixtures" / "check"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "check"
 VALID = FIXTURES / "valid"
 INVALID = FIXTURES / "invalid"
 BROKEN = FIXTURES / "broken"

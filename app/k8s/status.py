@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.admission.fieldpath import FieldError
+from app.k8s.field import FieldError
 
 Status = dict[str, Any]
 
@@ -59,6 +59,21 @@ def forbidden(
 
 def bad_request(message: str) -> Status:
     return _status(400, "BadRequest", message)
+
+
+def method_not_allowed(message: str) -> Status:
+    """405 (`apierrors.NewMethodNotSupported`'s reason)."""
+    return _status(405, "MethodNotAllowed", message)
+
+
+def request_timeout(message: str) -> Status:
+    """408: the request itself (its body) did not arrive in time; `Timeout` is the reason
+    apimachinery gives to both this and 504."""
+    return _status(408, "Timeout", message)
+
+
+def unsupported_media_type(message: str) -> Status:
+    return _status(415, "UnsupportedMediaType", message)
 
 
 def internal_error(message: str) -> Status:

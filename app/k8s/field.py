@@ -1,8 +1,10 @@
-"""Field paths and field errors, rendered the way Kubernetes' apimachinery renders them.
+"""Field paths and field errors, as apimachinery's `pkg/util/validation/field` has them.
 
 A validator takes the path of the value it checks and returns a list of `FieldError`s; paths are
 built while descending (`path.child("spec").child("promotionPolicies").index(0)`), so an error
-always names the exact field a user has to change.
+always names the exact field a user has to change. A path is kept as its segments, not as the
+rendered text: a tool that needs to find the field again (the `check` command pointing at a line
+of YAML) walks the segments, and never parses `spec.x[0]` back out of a string.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Literal, NamedTuple, TypeAlias, final
 
 import orjson
 
@@ -21,6 +23,8 @@ MAX_QUOTED_VALUE_CHARS = 256
 # Any decoded JSON value. A module-level name: mypyc resolves class-body annotations in the
 # module's namespace, where the builtin `object` is not found.
 JsonValue: TypeAlias = object
+
+SegmentKind: TypeAlias = Literal["child", "index", "key"]
 
 
 class ErrorType(enum.Enum):
@@ -47,27 +51,88 @@ class ErrorType(enum.Enum):
 _VALUELESS = frozenset({ErrorType.REQUIRED, ErrorType.FORBIDDEN})
 
 
-@dataclass(frozen=True, slots=True)
-class FieldPath:
-    """An immutable path to a field: `spec.promotionPolicies[0].stageSelector.name`."""
+class Segment(NamedTuple):
+    """One step of a path: a field name (`.name`), a list index (`[0]`) or a map key (`[k]`)."""
 
-    _rendered: str = ""
+    kind: SegmentKind
+    name: str = ""
+    position: int = 0
+
+
+@final
+class FieldPath:
+    """An immutable path to a field: `spec.promotionPolicies[0].stageSelector.name`.
+
+    Each step is one small object pointing at its parent, so descending costs one allocation
+    (validation builds a path for every value it visits, on every request); `segments` lists
+    the steps from the root when something needs to walk them. Never changed once built; a
+    plain class rather than a frozen dataclass because, compiled, it is built three times as fast.
+    """
+
+    __slots__ = ("kind", "name", "parent", "position")
+
+    def __init__(
+        self,
+        parent: FieldPath | None = None,
+        kind: SegmentKind | None = None,  # None only for the empty path
+        name: str = "",
+        position: int = 0,
+    ) -> None:
+        self.parent = parent
+        self.kind = kind
+        self.name = name
+        self.position = position
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FieldPath) and self.segments == other.segments
+
+    def __hash__(self) -> int:
+        return hash(self.segments)
+
+    def __repr__(self) -> str:
+        return f"FieldPath({str(self)!r})"
 
     @classmethod
     def root(cls, name: str) -> FieldPath:
-        return cls(name)
+        return cls(None, "child", name)
 
     def child(self, name: str) -> FieldPath:
-        return FieldPath(f"{self._rendered}.{name}" if self._rendered else name)
+        return FieldPath(self, "child", name)
 
     def index(self, i: int) -> FieldPath:
-        return FieldPath(f"{self._rendered}[{i}]")
+        return FieldPath(self, "index", "", i)
 
     def key(self, k: str) -> FieldPath:
-        return FieldPath(f"{self._rendered}[{k}]")
+        return FieldPath(self, "key", k)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        steps: list[Segment] = []
+        node: FieldPath | None = self
+        while node is not None:
+            if node.kind is not None:
+                steps.append(Segment(node.kind, node.name, node.position))
+            node = node.parent
+        steps.reverse()
+        return tuple(steps)
 
     def __str__(self) -> str:
-        return self._rendered
+        # Walked from the leaf up, without building segments: warnings render a path per policy.
+        parts: list[str] = []
+        node: FieldPath | None = self
+        while node is not None and node.kind is not None:
+            parent = node.parent
+            if node.kind == "index":
+                parts.append(f"[{node.position}]")
+            elif node.kind == "key":
+                parts.append(f"[{node.name}]")
+            elif parent is not None and parent.kind is not None:
+                parts.append("." + node.name)
+            else:
+                parts.append(node.name)
+            node = parent
+        parts.reverse()
+        return "".join(parts)
 
 
 def go_quote(text: str) -> str:
@@ -131,9 +196,14 @@ class FieldError:
     """One problem with one field; `message` is the cause message, `__str__` the full line."""
 
     type: ErrorType
-    field: str
+    path: FieldPath
     bad_value: JsonValue
     detail: str
+
+    @property
+    def field(self) -> str:
+        """The path as apimachinery renders it (a cause's `field`)."""
+        return str(self.path)
 
     @property
     def message(self) -> str:
@@ -149,29 +219,29 @@ class FieldError:
 
 
 def invalid(path: FieldPath, value: object, detail: str) -> FieldError:
-    return FieldError(ErrorType.INVALID, str(path), value, detail)
+    return FieldError(ErrorType.INVALID, path, value, detail)
 
 
 def required(path: FieldPath, detail: str = "") -> FieldError:
-    return FieldError(ErrorType.REQUIRED, str(path), None, detail)
+    return FieldError(ErrorType.REQUIRED, path, None, detail)
 
 
 def not_supported(path: FieldPath, value: object, supported: Iterable[str]) -> FieldError:
     detail = "supported values: " + ", ".join(go_quote(s) for s in supported)
-    return FieldError(ErrorType.NOT_SUPPORTED, str(path), value, detail)
+    return FieldError(ErrorType.NOT_SUPPORTED, path, value, detail)
 
 
 def duplicate(path: FieldPath, value: object) -> FieldError:
-    return FieldError(ErrorType.DUPLICATE, str(path), value, "")
+    return FieldError(ErrorType.DUPLICATE, path, value, "")
 
 
 def too_many(path: FieldPath, actual: int, maximum: int) -> FieldError:
-    return FieldError(ErrorType.TOO_MANY, str(path), actual, f"must have at most {maximum} items")
+    return FieldError(ErrorType.TOO_MANY, path, actual, f"must have at most {maximum} items")
 
 
 def type_invalid(path: FieldPath, value: object, expected: str) -> FieldError:
-    return FieldError(ErrorType.TYPE_INVALID, str(path), value, f"must be of type {expected}")
+    return FieldError(ErrorType.TYPE_INVALID, path, value, f"must be of type {expected}")
 
 
 def forbidden(path: FieldPath, detail: str) -> FieldError:
-    return FieldError(ErrorType.FORBIDDEN, str(path), None, detail)
+    return FieldError(ErrorType.FORBIDDEN, path, None, detail)

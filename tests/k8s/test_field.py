@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.admission import fieldpath as fp
-from app.admission import status as st
+from app.k8s import field as fp
+from app.k8s import status as st
 
 P = fp.FieldPath.root("spec").child("promotionPolicies")
 

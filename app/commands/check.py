@@ -17,31 +17,27 @@ applies it. `check` reads YAML and JSON manifests and runs exactly the webhook's
 Exit codes: 0 clean (warnings allowed), 1 a manifest is invalid, 2 wrong usage or an input that
 cannot be read (a YAML or JSON error is reported with its file, line and column).
 
-Hostile input. YAML aliases share one object, so loading a "billion laughs" document is cheap,
-but anything that walks or renders it afterwards pays for every expansion; a recursive alias
-never ends. A document whose aliases expand it beyond `MAX_EXPANDED_VALUES`, or that contains
-itself, is refused as unreadable input. libyaml caps nesting at 1,000 levels, orjson at 1,024,
-and `MAX_INPUT_BYTES` bounds what is read at all. Only the safe loader is used: no tags that
-build Python objects.
+Reading the files (YAML as Kubernetes reads it, and hostile input) is `app.commands.manifests`;
+finding a field's line is `app.commands.locations`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import re
 import sys
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final, Literal, TextIO
+from typing import BinaryIO, Final, Literal, TextIO
 
 import orjson
 import yaml
 
-from app.admission.fieldpath import ErrorType
 from app.admission.review import API_VERSION_V1, AdmissionRequest, GroupVersionKind
+from app.commands.locations import at, child_node, item_node, node_at
+from app.commands.manifests import STDIN, Unreadable, documents, read_input
 from app.config import OPTIONS
+from app.k8s.field import ErrorType, FieldPath
 from app.kargo.constants import (
     DEFAULT_CONTROLLER_USERNAME,
     GROUP,
@@ -49,9 +45,9 @@ from app.kargo.constants import (
     PROMOTION_KIND,
     VERSION,
 )
+from app.kargo.projectconfig import AutoRollbackSchema, validate_project_config
 from app.webhooks.identity import ControllerIdentity
-from app.webhooks.projectconfig import AutoRollbackSchema, validate_project_config
-from app.webhooks.promotion import validate_promotion
+from app.webhooks.promotion import ANNOTATION_FIELD, validate_promotion
 
 EXIT_OK: Final = 0
 EXIT_INVALID: Final = 1
@@ -62,73 +58,10 @@ KARGO_API_VERSION: Final = f"{GROUP}/{VERSION}"
 # or a person is. The name is not a real account; it only has to differ from the controller's.
 DEFAULT_CHECK_USER: Final = "kargo-rollback-webhook:check"
 MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
-STDIN: Final = "-"
 STDIN_NAME: Final = "<stdin>"
-
-# Kubernetes stores an object of at most 1.5 MiB (etcd's limit), a few hundred thousand values at
-# most. Aliases may not make a document bigger than this when expanded: past it, the document can
-# only be an attack (or could never be applied).
-MAX_EXPANDED_VALUES: Final = 1_000_000
-# One file or stdin: far beyond any repository of manifests, small enough to fail fast on a
-# wrong path (a disk image, /dev/zero).
-MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
 
 Severity = Literal["error", "warning"]
 OutputFormat = Literal["text", "json"]
-
-
-try:
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
-
-
-class _ManifestLoader(_SafeLoader):
-    """The safe loader (libyaml's when available: several times faster), decoding like the API.
-
-    Kubernetes reads YAML with go-yaml v2 into untyped JSON (sigs.k8s.io/yaml), which keeps
-    timestamp-like and `=` plain scalars as strings (`stage: 2024-01-01` is a string there, not
-    a date), turns `!!binary` into the string of its bytes, and writes mapping keys that are
-    numbers or booleans as strings (`1: a` is `{"1": "a"}`); a null key is an error. The result
-    is always a JSON value, as the policies expect.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        return {_json_key(key, node): value for key, value in mapping.items()}
-
-
-def _json_key(key: object, node: yaml.MappingNode) -> str:
-    """A mapping key as sigs.k8s.io/yaml writes it into JSON."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, int):
-        return str(key)
-    if isinstance(key, float):
-        if math.isnan(key):
-            return ".nan"
-        if math.isinf(key):
-            return ".inf" if key > 0 else "-.inf"
-        return repr(key)
-    raise yaml.constructor.ConstructorError(
-        None, None, f"unsupported mapping key {key!r}: keys must be strings", node.start_mark
-    )
-
-
-def _binary_string(loader: _ManifestLoader, node: yaml.ScalarNode) -> str:
-    data = yaml.constructor.SafeConstructor.construct_yaml_binary(loader, node)
-    return data.decode("utf-8", "replace")
-
-
-def _plain_string(loader: _ManifestLoader, node: yaml.ScalarNode) -> str:
-    return loader.construct_scalar(node)
-
-
-_ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _plain_string)
-_ManifestLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
-_ManifestLoader.add_constructor("tag:yaml.org,2002:binary", _binary_string)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,31 +214,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-class _Unreadable(Exception):
-    """An input or a document in it cannot be used; becomes an `InputError`."""
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.line, self.column = message, line, column
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-def _read(path: str, stdin: BinaryIO) -> bytes:
-    try:
-        if path == STDIN:
-            data = stdin.read(MAX_INPUT_BYTES + 1)
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise _Unreadable(f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB; not read")
-    return data
-
-
 def expand_inputs(args: Sequence[str], errors: list[InputError]) -> list[str]:
     """Files to read, in order: each FILE or `-` as given, each DIR's manifests sorted.
 
@@ -337,150 +245,8 @@ def expand_inputs(args: Sequence[str], errors: list[InputError]) -> list[str]:
     return files
 
 
-Document = tuple[object, yaml.Node | None]  # the decoded value and, for YAML, its node tree
-
-
-def _documents(path: str, data: bytes) -> Iterator[Document]:
-    """Decode every document: JSON for *.json (or input that starts like JSON), else YAML."""
-    head = data.lstrip()[:1]
-    if path.lower().endswith(".json"):
-        yield _json_document(data), None
-        return
-    if head in (b"{", b"["):
-        try:
-            yield orjson.loads(data), None
-        except orjson.JSONDecodeError:
-            pass  # flow-style YAML, or broken: YAML says which, with its line
-        else:
-            return
-    yield from _yaml_documents(data)
-
-
-def _json_document(data: bytes) -> object:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise _Unreadable(f"JSON error: {exc.msg}", exc.lineno, exc.colno) from None
-
-
-def _yaml_documents(data: bytes) -> Iterator[Document]:
-    # Composing first keeps each document's nodes, so a problem can name its line.
-    loader = _ManifestLoader(data)
-    check_aliases = b"&" in data  # no anchor, no alias: nothing can expand
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            value = loader.construct_document(node) if node is not None else None
-            if check_aliases:
-                _check_expansion(value, node)
-            yield value, node
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            context = exc.context
-            if exc.context_mark is not None and exc.context_mark is not mark:
-                context += f" at line {exc.context_mark.line + 1}"
-            problem = f"{problem} ({context})"
-        if mark is None:
-            raise _Unreadable(f"YAML error: {problem}") from None
-        raise _Unreadable(f"YAML error: {problem}", mark.line + 1, mark.column + 1) from None
-    except yaml.YAMLError as exc:
-        raise _Unreadable(f"YAML error: {str(exc).splitlines()[0]}") from None
-    except (ValueError, OverflowError, RecursionError) as exc:
-        # A scalar the safe constructor cannot build (e.g. a bad !!binary), or nesting deeper
-        # than Python's stack with the pure-Python loader.
-        raise _Unreadable(f"YAML error: {type(exc).__name__}: {exc}") from None
-    finally:
-        loader.dispose()
-
-
-def _check_expansion(value: object, node: yaml.Node | None) -> None:
-    """Refuse a document that contains itself, or that aliases expand beyond the limit.
-
-    The size is computed once per distinct container (memoised by identity), so measuring a
-    billion laughs costs as little as loading it.
-    """
-    if not isinstance(value, dict | list):
-        return
-    sizes: dict[int, int] = {}
-    open_containers: set[int] = set()  # the containers being measured: ancestors of the current
-    stack: list[tuple[dict[object, object] | list[object], bool]] = [(value, False)]
-    shared = False
-    while stack:
-        container, finished = stack.pop()
-        ident = id(container)
-        children = container.values() if isinstance(container, dict) else container
-        if finished:
-            open_containers.discard(ident)
-            sizes[ident] = 1 + sum(
-                sizes[id(c)] if isinstance(c, dict | list) else 1 for c in children
-            )
-            continue
-        if ident in sizes:
-            shared = True
-            continue
-        open_containers.add(ident)
-        stack.append((container, True))
-        for child in children:
-            if isinstance(child, dict | list):
-                if id(child) in open_containers:
-                    raise _Unreadable(
-                        "YAML document contains itself (a recursive alias)", *_at(node)
-                    )
-                stack.append((child, False))
-    if shared and sizes[id(value)] > MAX_EXPANDED_VALUES:
-        raise _Unreadable(
-            f"YAML aliases expand this document beyond {MAX_EXPANDED_VALUES:,} values "
-            "(an alias bomb?); refused",
-            *_at(node),
-        )
-
-
-def _at(node: yaml.Node | None) -> tuple[int | None, int | None]:
-    if node is None or node.start_mark is None:
-        return None, None
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-# Field path segments as app.admission.fieldpath renders them: `.name`, `[0]`, `[some/key]`.
-_SEGMENT: Final = re.compile(r"\.?([^.\[\]]+)|\[([^\]]*)\]")
-
-
-def _node_at(node: yaml.Node | None, path: str) -> yaml.Node | None:
-    """The node a field path points at, or the deepest existing parent along it."""
-    current = node
-    for match in _SEGMENT.finditer(path):
-        name, bracketed = match.group(1), match.group(2)
-        key = name if name is not None else bracketed
-        child: yaml.Node | None = None
-        if isinstance(current, yaml.MappingNode):
-            # The last of duplicate keys wins, as it does when the YAML is decoded.
-            for key_node, value_node in reversed(current.value):
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                    child = value_node
-                    break
-        elif isinstance(current, yaml.SequenceNode) and bracketed is not None and key.isdigit():
-            index = int(key)
-            if index < len(current.value):
-                child = current.value[index]
-        if child is None:
-            break
-        current = child
-    return current
-
-
-def _child_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    found = _node_at(node, key)
-    return found if found is not node else None
-
-
-def _item_node(node: yaml.Node | None, index: int) -> yaml.Node | None:
-    if isinstance(node, yaml.SequenceNode) and index < len(node.value):
-        item: yaml.Node = node.value[index]
-        return item
-    return None
-
+_NAMESPACE: Final = FieldPath.root("metadata").child("namespace")
+_API_VERSION: Final = FieldPath.root("apiVersion")
 
 # --- checking -----------------------------------------------------------------------------------
 
@@ -513,11 +279,11 @@ class Checker:
         shown = STDIN_NAME if path == STDIN else path
         document = 0
         try:
-            for value, node in _documents(path, data):
+            for value, node in documents(path, data):
                 document += 1
                 if value is not None:  # an empty document is not a manifest
                     self.check_document(value, Location(shown, document), node)
-        except _Unreadable as exc:
+        except Unreadable as exc:
             self.report.input_errors.append(InputError(shown, exc.message, exc.line, exc.column))
 
     def check_document(self, value: object, location: Location, node: yaml.Node | None) -> None:
@@ -530,12 +296,12 @@ class Checker:
                 continue
             kind, items = obj.get("kind"), obj.get("items")
             if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
-                items_node = _child_node(obj_node, "items")
+                items_node = child_node(obj_node, "items")
                 unpacked = [
                     (
                         _typed_item(item, kind, obj.get("apiVersion")),
                         Location(where.file, where.document, (*where.items, i + 1)),
-                        _item_node(items_node, i),
+                        item_node(items_node, i),
                     )
                     for i, item in enumerate(items)
                 ]
@@ -559,7 +325,7 @@ class Checker:
                 and api_version.startswith(GROUP + "/")
             ):
                 message = f"{api_version} {kind} not checked: check knows {KARGO_API_VERSION}"
-                self._add("warning", manifest, "apiVersion", message)
+                self._add("warning", manifest, _API_VERSION, message)
 
     def _check_project_config(self, manifest: _Manifest) -> None:
         checked, namespace_known = _with_namespace(manifest.obj, self.options.namespace)
@@ -569,13 +335,13 @@ class Checker:
         for error in verdict.errors:
             if (
                 not namespace_known
-                and error.field == "metadata.namespace"
+                and error.path == _NAMESPACE
                 and error.type is ErrorType.REQUIRED
             ):
                 continue  # left to kustomize or the GitOps tool; see the module docstring
-            self._add("error", manifest, error.field, error.message, reason=error.type.reason)
+            self._add("error", manifest, error.path, error.message, reason=error.type.reason)
         for warning in verdict.warnings:
-            self._add("warning", manifest, "", warning)
+            self._add("warning", manifest, FieldPath(), warning)
 
     def _check_promotion(self, manifest: _Manifest) -> None:
         name, namespace = _name_and_namespace(manifest.obj)
@@ -598,21 +364,23 @@ class Checker:
                 {"field": "", "message": status["message"], "reason": status["reason"]}
             ]
             for cause in causes:
-                self._add("error", manifest, cause["field"], cause["message"], cause["reason"])
+                # The guard's only field; any other cause is about the whole object.
+                path = ANNOTATION_FIELD if cause["field"] == str(ANNOTATION_FIELD) else FieldPath()
+                self._add("error", manifest, path, cause["message"], cause["reason"])
         for warning in decision.warnings:
-            self._add("warning", manifest, "", warning)
+            self._add("warning", manifest, FieldPath(), warning)
 
     def _add(
         self,
         severity: Severity,
         manifest: _Manifest,
-        field_path: str,
+        path: FieldPath,
         message: str,
         reason: str = "",
     ) -> None:
         name, namespace = _name_and_namespace(manifest.obj)
         node = manifest.node
-        line, column = _at(_node_at(node, field_path) if field_path else node)
+        line, column = at(node_at(node, path))
         self.report.findings.append(
             Finding(
                 severity=severity,
@@ -620,7 +388,7 @@ class Checker:
                 kind=_str_or_empty(manifest.obj.get("kind")),
                 name=name,
                 namespace=namespace,
-                field=field_path,
+                field=str(path),
                 message=message,
                 reason=reason,
                 line=line,
@@ -638,8 +406,8 @@ def _name_and_namespace(obj: dict[object, object]) -> tuple[str, str]:
 
 def _read_or_none(path: str, stdin: BinaryIO, report: Report) -> bytes | None:
     try:
-        return _read(path, stdin)
-    except _Unreadable as exc:
+        return read_input(path, stdin)
+    except Unreadable as exc:
         report.input_errors.append(InputError(STDIN_NAME if path == STDIN else path, exc.message))
         return None
 

@@ -23,7 +23,6 @@ the webhook there is nothing to exclude for self-repair, since no pod has to be 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -31,6 +30,7 @@ from typing import Any, Final
 import yaml
 
 from app.config import OPTIONS
+from app.k8s.names import DNS1123_SUBDOMAIN_MAX_BYTES, is_dns1123_subdomain
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME, GROUP, PROMOTION_RESOURCE
 from app.kargo.constants import ROLLBACK_ANNOTATION as KEY
 
@@ -43,10 +43,7 @@ EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
 
 # metadata.name of both objects: a DNS-1123 subdomain, as the API server requires.
-_DNS_SUBDOMAIN: Final = re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-)
-_MAX_NAME_CHARS: Final = 253
+_MAX_NAME_CHARS: Final = DNS1123_SUBDOMAIN_MAX_BYTES
 
 # The webhook's rule for a configured username (`--controller-username`), reused as is.
 _USERNAME_OPTION: Final = next(o for o in OPTIONS if o.name == "controller-username")
@@ -71,7 +68,7 @@ def cel_string(text: str) -> str:
 
 
 def _check_name(name: str) -> None:
-    if len(name) > _MAX_NAME_CHARS or _DNS_SUBDOMAIN.fullmatch(name) is None:
+    if is_dns1123_subdomain(name):
         raise ValueError(
             f"policy name {name!r} must be a DNS-1123 subdomain (lower-case letters, digits, "
             f"'-' and '.', at most {_MAX_NAME_CHARS} characters)"

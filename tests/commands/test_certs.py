@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.tls import certificates, certs_command
+from app.commands import certs as certs_command
+from app.tls import certificates
 
 
 def run(*argv: str) -> int:

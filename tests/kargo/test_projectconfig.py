@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from app.admission.fieldpath import FieldPath
-from app.webhooks.projectconfig import (
+from app.k8s.field import FieldPath
+from app.kargo.projectconfig import (
     STAGE_NAME_PATTERN,
     AutoRollbackSchema,
     Operation,

@@ -7,13 +7,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from app.admission.fieldpath import FieldPath
-from app.kargo.selectors import (
-    is_dns1123_subdomain,
-    is_label_value,
-    is_qualified_name,
-    validate_label_selector,
-)
+from app.k8s.field import FieldPath
+from app.k8s.labels import validate_label_selector
+from app.k8s.names import is_dns1123_subdomain, is_label_value, is_qualified_name
 
 SEL = "spec.promotionPolicies[0].stageSelector"
 PATH = FieldPath.root("spec").child("promotionPolicies").index(0).child("stageSelector")

@@ -29,10 +29,10 @@ import pytest
 import yaml
 
 from app import cli
-from app.admission.fieldpath import go_quote
 from app.admission.review import decode_review
+from app.commands.policy import DEFAULT_POLICY_NAME, build_policy, cel_string, render_policy
+from app.k8s.field import go_quote
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME
-from app.policy import DEFAULT_POLICY_NAME, build_policy, cel_string, render_policy
 from app.webhooks.identity import ControllerIdentity
 from app.webhooks.promotion import validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, promotion, review
