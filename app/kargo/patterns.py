@@ -363,6 +363,9 @@ class _Scanner:
         # holds a top-level '|', and whether its first piece is an operand (None: none yet).
         self.groups: list[_GroupOutput] = []
         self.open_groups = 0
+        # Go's lastRepeat: whether the previous token was a repetition operator. Go reports a
+        # stacked operator (`a**`) before applying it, so the depth tracker must not apply it.
+        self.after_repeat = False
         self.depth = _DepthTracker(pattern)
         self._posix_end = (len(pattern) + 1, -1)
 
@@ -378,6 +381,7 @@ class _Scanner:
         i = 0
         while i < n:
             ch = s[i]
+            after_repeat, self.after_repeat = self.after_repeat, False
             if ch not in _TOP_LEVEL_SPECIALS:
                 # A run of plain characters: each is its own literal in Go, and only the last
                 # can take a following repetition operator.
@@ -420,11 +424,13 @@ class _Scanner:
                 if j < n and s[j] == "?":
                     j += 1  # non-greedy
                 lo, hi = {"*": (0, -1), "+": (1, -1), "?": (0, 1)}[ch]
-                depth.repeat(lo, hi, counted=False)
+                if not after_repeat:  # else an error, which RE2 reports
+                    depth.repeat(lo, hi, counted=False)
                 self._emit_operator(s[i:j])
+                self.after_repeat = True
                 i = j
             elif ch == "{":
-                i = self._parse_brace(i)
+                i = self._parse_brace(i, after_repeat=after_repeat)
             elif ch == "\\":
                 i = self._parse_backslash(i)
             else:  # ']' and '}' on their own are literals
@@ -435,7 +441,7 @@ class _Scanner:
 
     # -- repetition ---------------------------------------------------------------------------
 
-    def _parse_brace(self, i: int) -> int:
+    def _parse_brace(self, i: int, *, after_repeat: bool) -> int:
         """A `{` at `i`: a counted repetition if it parses as one, else a literal '{'."""
         s = self.s
         parsed = self._parse_repeat(i)
@@ -448,8 +454,10 @@ class _Scanner:
             # Checked before the operand or operator nesting, as Go does.
             raise _SyntaxError(_Code.INVALID_REPEAT_SIZE, s[i:end])
         j = end + 1 if end < self.n and s[end] == "?" else end
-        self.depth.repeat(lo, hi, counted=True)
+        if not after_repeat:  # else an error, which RE2 reports
+            self.depth.repeat(lo, hi, counted=True)
         self._emit_operator(s[i:j])
+        self.after_repeat = True
         return j
 
     # -- output -------------------------------------------------------------------------------
@@ -488,7 +496,9 @@ class _Scanner:
             return
         group = self.groups.pop()
         self.open_groups -= 1
-        j = i + 1
+        # Flag groups and empty quotes push nothing, so an operator after them still applies
+        # to this group: `(?:a{9})(?i){1000}` repeats the whole group.
+        j = self._skip_pushing_nothing(i + 1)
         followed_by_operator = j < self.n and (
             self.s[j] in "*+?" or (self.s[j] == "{" and self._parse_repeat(j) is not None)
         )
@@ -501,6 +511,29 @@ class _Scanner:
             self.out[group.start] = ""
             return
         self.out.append(")")
+
+    def _skip_pushing_nothing(self, j: int) -> int:
+        """Skip the well-formed flag groups (`(?i)`, `(?-s)`, `(?)`) and empty `\\Q\\E` at `j`."""
+        s, n = self.s, self.n
+        while True:
+            if s.startswith("\\Q\\E", j):
+                j += 4
+                continue
+            if not s.startswith("(?", j):
+                return j
+            k = j + 2
+            while k < n and s[k] in "imsU":
+                k += 1
+            if k < n and s[k] == "-":
+                k += 1
+                flags_from = k
+                while k < n and s[k] in "imsU":
+                    k += 1
+                if k == flags_from:
+                    return j  # `(?-)` and `(?i-)` are errors, reported when scanned
+            if k >= n or s[k] != ")":
+                return j
+            j = k + 1
 
     def _parse_repeat(self, i: int) -> tuple[int, int, int] | None:
         """Go's parseRepeat: `{min}`, `{min,}` or `{min,max}` at `i` -> (min, max, end) or None.
@@ -850,15 +883,21 @@ def _canonical_name(name: str) -> str:
     return "".join(out)
 
 
+# Go canonicalises the name, then looks it up in unicode.Categories and unicode.Scripts as they
+# are keyed, and in a canonicalised copy of unicode.CategoryAliases only. So a script whose key is
+# not itself canonical (`Old_Italic`, `SignWriting`) is unreachable in Go 1.26 by any spelling:
+# `\p{Old_Italic}` is an error there, as the Go oracle test shows.
 _GO_UNICODE_CLASS_NAMES = frozenset(
     {"Any", "Assigned", "Ascii", "Lc"}
     | _GO_CATEGORIES
-    | {_canonical_name(n) for n in _GO_CATEGORY_ALIASES | _GO_SCRIPTS}
+    | _GO_SCRIPTS
+    | {_canonical_name(n) for n in _GO_CATEGORY_ALIASES}
 )
 
 
 def _is_go_unicode_class(name: str) -> bool:
-    """Whether Go's unicodeTable knows `name` (matched loosely, per Unicode TR18, since 1.25).
+    """Whether Go's unicodeTable knows `name` (matched loosely, per Unicode TR18, since 1.25;
+    scripts only by a one-word name, see above).
 
     RE2 C++ only takes exact category and script names, so `\\p{greek}`, `\\p{Letter}` and
     `\\p{ASCII}` are Go-only.

@@ -220,7 +220,10 @@ def test_invalid_globs(pattern: str) -> None:
         pytest.param("\\p{Letter}\\p{Cased_Letter}", id="unicode category aliases are valid"),
         pytest.param("\\p{ASCII}\\p{Any}\\p{Assigned}", id="special unicode names are valid"),
         pytest.param("\\p{Cn}\\p{LC}", id="the categories added in go 1.25 are valid"),
-        pytest.param("\\p{old italic}", id="script names ignore case spaces and underscores"),
+        pytest.param(
+            "\\p{upper case-let ter}", id="category names ignore case spaces dashes and underscores"
+        ),
+        pytest.param("\\p{HAN}\\p{nko}", id="one word script names ignore case"),
         pytest.param("(" + "|" * 500 + ")", id="a wide alternation is not deep"),
         pytest.param("(" * 999 + ")" * 999, id="999 nested groups are valid"),
         pytest.param("(?:" * 999 + ")*" * 999, id="999 nested repetitions are valid"),
@@ -354,6 +357,24 @@ DEEP_CONCATS = "(a" * 501 + ")" * 501
             "\\p{Zzzz}", "invalid character class range", "\\p{Zzzz}", id="an unknown script"
         ),
         pytest.param("\\pX", "invalid character class range", "\\pX", id="an unknown letter"),
+        pytest.param(
+            "\\p{Old_Italic}",
+            "invalid character class range",
+            "\\p{Old_Italic}",
+            id="go 1.26 finds no script whose name has an underscore",
+        ),
+        pytest.param(
+            "\\p{old italic}",
+            "invalid character class range",
+            "\\p{old italic}",
+            id="nor a multi word script under any spelling",
+        ),
+        pytest.param(
+            "\\P{SignWriting}",
+            "invalid character class range",
+            "\\P{SignWriting}",
+            id="nor a script named in camel case",
+        ),
         pytest.param(
             "\\p{Greek", "invalid character class range", "\\p{Greek", id="an unclosed name"
         ),
