@@ -8,7 +8,6 @@ import re
 import pytest
 
 from app.admission.fieldpath import ErrorType, FieldPath
-from app.kargo import patterns
 from app.kargo.patterns import (
     GLOB_SYNTAX_ERROR,
     glob_error,
@@ -16,6 +15,7 @@ from app.kargo.patterns import (
     regex_error,
     validate_name_selector,
 )
+from app.kargo.patterns import regex as regex_rules
 
 PATH = FieldPath.root("spec").child("promotionPolicies").index(0).child("stageSelector")
 NAME_PATH = PATH.child("name")
@@ -452,7 +452,7 @@ def test_a_regex_too_large_for_go_is_rejected(pattern: str) -> None:
     ],
 )
 def test_nothing_is_written_to_stderr(pattern: str, capfd: pytest.CaptureFixture[str]) -> None:
-    patterns._regex_error_cached.cache_clear()
+    regex_rules._regex_error_cached.cache_clear()
 
     assert regex_error(pattern) is not None
 
@@ -464,13 +464,13 @@ def test_nothing_is_written_to_stderr(pattern: str, capfd: pytest.CaptureFixture
 def test_results_are_cached_per_pattern() -> None:
     # Asked of the cache itself: the module may be compiled (mypyc), where patching one of its
     # functions from outside does not change the calls it makes.
-    patterns._regex_error_cached.cache_clear()
+    regex_rules._regex_error_cached.cache_clear()
 
     first = regex_error("^cached-(a|b)$")
     second = regex_error("^cached-(a|b)$")
 
     assert first is second is None
-    info = patterns._regex_error_cached.cache_info()
+    info = regex_rules._regex_error_cached.cache_info()
     assert (info.misses, info.hits) == (1, 1)
 
 
