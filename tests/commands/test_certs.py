@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.commands import certs as certs_command
-from app.tls import certificates
+from app.tls import issuance
 
 
 def run(*argv: str) -> int:
@@ -179,7 +179,7 @@ def test_inspect_exits_1_when_a_check_fails(
     failed_check: str,
 ) -> None:
     other = tmp_path / "other"
-    certificates.generate(other, dns_names=["localhost"], ips=[], service=None, namespace=None)
+    issuance.generate(other, dns_names=["localhost"], ips=[], service=None, namespace=None)
 
     code = run(
         "certs",
@@ -201,7 +201,7 @@ def test_inspect_exits_1_when_a_check_fails(
 def test_inspect_exits_1_for_an_expired_certificate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    certificates.generate(
+    issuance.generate(
         tmp_path,
         dns_names=["localhost"],
         ips=[],

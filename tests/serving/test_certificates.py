@@ -16,12 +16,12 @@ from app.main import Health, create_app
 from app.observability import Observability
 from app.server import served_certificate
 from app.serving.certificates import ServedCertificate
-from app.tls import certificates
-from app.tls.certificates import GeneratedCerts
+from app.tls import issuance
+from app.tls.issuance import GeneratedCerts
 
 
 def generate(out: Path, ca: GeneratedCerts | None = None) -> GeneratedCerts:
-    return certificates.generate(
+    return issuance.generate(
         out,
         dns_names=["localhost"],
         ips=["127.0.0.1"],

