@@ -23,8 +23,8 @@ def tool(name: str) -> Path:
     path = Path(configured) if configured else TOOLS_BIN / name
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(
-            f"{name} not found at {path}: run `make .tools/bin/promtool` "
-            f"(scripts/install-prometheus.sh installs the pinned version) or set {name.upper()}=",
+            f"{name} not found at {path}: run scripts/install-prometheus.sh (it installs the "
+            f"pinned prometheus and promtool; `make test` runs it) or set {name.upper()}=",
             pytrace=False,
         )
     return path
