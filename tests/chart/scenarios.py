@@ -107,6 +107,26 @@ EVERYTHING: dict[str, Any] = {
     "networkPolicy": {"enabled": True, "ingressFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
     "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
     "validatingAdmissionPolicy": {"enabled": True},
+    # Above the budget's minAvailable of 2, as the chart requires.
+    "autoscaling": {
+        "enabled": True,
+        "minReplicas": 3,
+        "maxReplicas": 8,
+        "targetCPUUtilizationPercentage": 60,
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
+    },
+    "prometheusRule": {
+        "enabled": True,
+        "labels": {"release": "prometheus"},
+        "runbookBaseURL": "https://docs.example.com/kargo-rollback-webhook/README.md",
+        "certificateExpiryWarningDays": 14,
+        "decisionLatencyP99Seconds": 0.1,
+    },
+    "grafanaDashboard": {
+        "enabled": True,
+        "labels": {"team": "platform"},
+        "annotations": {"grafana_folder": "Kargo"},
+    },
 }
 
 # OpenShift: the restricted-v2 SCC assigns UID, GID and fsGroup.

@@ -2,15 +2,19 @@
 
 Built-in kinds are validated against the OpenAPI schemas bundled with kubernetes-validate (its
 newest release, strict: unknown fields are errors). cert-manager's and the Prometheus Operator's
-kinds are not in those schemas, so their basic shape is checked here.
+kinds are not in those schemas: a PrometheusRule is validated strictly against the schema in
+schemas/ (written from the operator's CRD), the others' basic shape is checked here.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
@@ -108,10 +112,26 @@ def check_service_monitor(m: Manifest) -> None:
             assert set(ref) == {"name", "key"}
 
 
+PROMETHEUS_RULE_SCHEMA = json.loads(
+    (Path(__file__).with_name("schemas") / "prometheusrule-v1.json").read_text(encoding="utf-8")
+)
+
+
+def check_prometheus_rule(m: Manifest) -> None:
+    errors = sorted(
+        jsonschema.Draft7Validator(PROMETHEUS_RULE_SCHEMA).iter_errors(m), key=lambda e: e.path
+    )
+    assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
+    # The CRD's list-map key: group names are unique.
+    names = [group["name"] for group in m["spec"]["groups"]]
+    assert len(names) == len(set(names)), names
+
+
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Manifest], None]] = {
     ("cert-manager.io/v1", "Certificate"): check_certificate,
     ("cert-manager.io/v1", "Issuer"): check_issuer,
     ("monitoring.coreos.com/v1", "ServiceMonitor"): check_service_monitor,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): check_prometheus_rule,
 }
 
 
@@ -196,7 +216,8 @@ MUTATING = ["MutatingWebhookConfiguration"]
             + MUTATING
             + VALIDATING
             + ["Certificate", "NetworkPolicy", "ServiceMonitor"]
-            + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"],
+            + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+            + ["PrometheusRule", "ConfigMap", "HorizontalPodAutoscaler"],
         ),
     ],
 )
@@ -212,3 +233,19 @@ def test_only_one_of_each_name_per_kind() -> None:
     assert len(seen) == len(set(seen))
     assert one(manifests, "Service")["metadata"]["name"] == FULLNAME
     assert of_kind(manifests, "ServiceMonitor")[0]["metadata"]["labels"]["release"] == "prometheus"
+
+
+def test_the_rule_schema_refuses_what_the_operator_would() -> None:
+    """The strict schema is not a rubber stamp: a typo, a bad duration and a rule without expr."""
+    (rule,) = of_kind(_scenario("everything on"), "PrometheusRule")
+    first = rule["spec"]["groups"][0]["rules"][0]
+    for key, value in [("fro", "5m"), ("for", "5 minutes")]:
+        broken = json.loads(json.dumps(rule))
+        broken["spec"]["groups"][0]["rules"][0][key] = value
+        with pytest.raises(AssertionError):
+            check_prometheus_rule(broken)
+    broken = json.loads(json.dumps(rule))
+    del broken["spec"]["groups"][0]["rules"][0]["expr"]
+    with pytest.raises(AssertionError):
+        check_prometheus_rule(broken)
+    assert first["alert"]

@@ -79,6 +79,44 @@ BAD_VALUES = [
     pytest.param(
         {"kargo": {"namespace": "Kargo_NS"}}, "/kargo/namespace", id="namespace not a DNS label"
     ),
+    pytest.param(
+        {"autoscaling": {"enabled": True, "minReplicas": 1}},
+        "/autoscaling/minReplicas",
+        id="autoscaling down to one pod",
+    ),
+    pytest.param(
+        {"autoscaling": {"targetCPUUtilizationPercentage": 0}},
+        "/autoscaling/targetCPUUtilizationPercentage",
+        id="CPU target 0",
+    ),
+    pytest.param(
+        {"autoscaling": {"enabeld": True}}, "additional properties 'enabeld'", id="autoscaling typo"
+    ),
+    pytest.param(
+        {"prometheusRule": {"runbookBaseURL": "https://example.com/README.md#operating"}},
+        "/prometheusRule/runbookBaseURL",
+        id="runbook address with a fragment",
+    ),
+    pytest.param(
+        {"prometheusRule": {"certificateExpiryWarningDays": 0}},
+        "/prometheusRule/certificateExpiryWarningDays",
+        id="certificate warning 0 days",
+    ),
+    pytest.param(
+        {"prometheusRule": {"decisionLatencyP99Seconds": 0}},
+        "/prometheusRule/decisionLatencyP99Seconds",
+        id="latency threshold 0",
+    ),
+    pytest.param(
+        {"prometheusRule": {"label": {"release": "prometheus"}}},
+        "additional properties 'label'",
+        id="prometheusRule typo",
+    ),
+    pytest.param(
+        {"grafanaDashboard": {"labels": {"grafana_dashboard": 1}}},
+        "/grafanaDashboard/labels/grafana_dashboard",
+        id="dashboard label not a string",
+    ),
 ]
 
 
@@ -98,6 +136,13 @@ GOOD_VALUES = [
     ),
     pytest.param({"podDisruptionBudget": {"maxUnavailable": "50%"}}, id="percentage"),
     pytest.param({"tls": {"minVersion": "1.3"}}, id="TLS 1.3"),
+    pytest.param(
+        {"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 2}}, id="fixed at two"
+    ),
+    pytest.param(
+        {"prometheusRule": {"enabled": True, "decisionLatencyP99Seconds": 1}},
+        id="latency threshold as an integer",
+    ),
 ]
 
 

@@ -223,3 +223,45 @@ httpGet:
   scheme: HTTPS
 {{- end }}
 {{- end }}
+
+{{/*
+Monitoring. The webhooks' names as a PromQL regex (dots escaped): the API server's admission
+metrics label each call with the webhook's name. The mutating one exists in mode strip only, but
+matching its name costs nothing, and a mode switch keeps the rules right.
+*/}}
+{{- define "kargo-rollback-webhook.webhookNamesRegex" -}}
+{{- $names := list "promotions.mutate.kargo-rollback-webhook" "projectconfigs.validate.kargo-rollback-webhook" "promotions.validate.kargo-rollback-webhook" }}
+{{- $escaped := list }}
+{{- range $names }}{{ $escaped = append $escaped (replace "." "\\." .) }}{{ end }}
+{{- join "|" $escaped }}
+{{- end }}
+
+{{/*
+Where an alert's runbook is: its section of the README (the heading is the alert's name); call
+with (dict "root" $ "alert" "<AlertName>").
+*/}}
+{{- define "kargo-rollback-webhook.runbookURL" -}}
+{{- printf "%s#%s" .root.Values.prometheusRule.runbookBaseURL (lower .alert) }}
+{{- end }}
+
+{{/*
+With an autoscaler, the PodDisruptionBudget must still let one pod be evicted at the smallest
+size the autoscaler may choose (autoscaling.minReplicas), or node drains block for good. Fails the
+render otherwise.
+*/}}
+{{- define "kargo-rollback-webhook.checkDisruptionBudget" -}}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- if and .Values.autoscaling.enabled $pdb.enabled }}
+{{- $min := int .Values.autoscaling.minReplicas }}
+{{- if not (kindIs "invalid" $pdb.minAvailable) }}
+{{- if and (not (kindIs "string" $pdb.minAvailable)) (ge (int $pdb.minAvailable) $min) }}
+{{- fail (printf "podDisruptionBudget.minAvailable (%v) must be below autoscaling.minReplicas (%v): otherwise no pod can ever be evicted" $pdb.minAvailable $min) }}
+{{- end }}
+{{- if eq (toString $pdb.minAvailable) "100%" }}
+{{- fail "podDisruptionBudget.minAvailable 100% never lets a pod be evicted; use a lower value with autoscaling" }}
+{{- end }}
+{{- else if has (toString $pdb.maxUnavailable) (list "0" "0%") }}
+{{- fail "podDisruptionBudget.maxUnavailable 0 never lets a pod be evicted; use 1 or more with autoscaling" }}
+{{- end }}
+{{- end }}
+{{- end }}
