@@ -277,3 +277,12 @@ def test_check_decides_on_the_json_the_api_server_receives(
     report = check_paths([str(path)], CheckOptions())
     assert report.input_errors == []
     assert [(p.field, p.reason) for p in report.problems] == problems
+
+
+def test_a_finding_under_a_resolved_key_points_at_its_line(tmp_path: Path) -> None:
+    """`on:` is the JSON key `true`: the problem at `matchLabels[true]` names the line of `on:`."""
+    path = tmp_path / "p.yaml"
+    path.write_text(PROJECT + "  - stageSelector:\n      matchLabels:\n        on: y\n")
+    (problem,) = check_paths([str(path)], CheckOptions()).problems
+    assert problem.field == "spec.promotionPolicies[0].stageSelector.matchLabels[true]"
+    assert (problem.line, problem.column) == (8, 13)
