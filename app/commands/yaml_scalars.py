@@ -115,9 +115,16 @@ def decode(tag: str, value: str) -> GoValue:
     resolved_tag, resolved = _resolve_plain(value, timestamps=tag == TIMESTAMP_TAG)
     if resolved_tag == tag:
         return resolved
-    if tag == FLOAT_TAG and isinstance(resolved, int) and resolved in _INT64:  # int, int64 only
-        return float(resolved)
+    # go-yaml reads an int or int64 as a float when tagged so, not a uint64 or a big integer.
+    if tag == FLOAT_TAG and resolved_tag == INT_TAG and isinstance(resolved, int):
+        return _int64_as_float(resolved, value)
     raise ScalarError(f"cannot decode {_short(resolved_tag)} `{value}` as a {_short(tag)}")
+
+
+def _int64_as_float(number: int, value: str) -> float:
+    if number not in _INT64:
+        raise ScalarError(f"cannot decode !!int `{value}` as a !!float")
+    return float(number)
 
 
 def json_value(value: GoValue) -> JSONScalar:

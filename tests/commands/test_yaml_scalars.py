@@ -166,6 +166,7 @@ REFUSED = [
     row("v: !!int 1:20", "cannot decode !!str `1:20` as a !!int", "tag disagrees"),
     row("v: !!timestamp soon", "as a !!timestamp", "tag disagrees"),
     row("v: !!float 18446744073709551615", "as a !!float", "uint64 is not read as a float"),
+    row("v: !!float yes", "cannot decode !!bool `yes` as a !!float", "a bool is not a float"),
     row("v: !!binary 'a b'", "invalid base64", "strict base64"),
     row("~: x", "unsupported map key", "null key"),
     row("18446744073709551615: x", "unsupported map key", "uint64 key"),
