@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from app.check import CheckOptions, check_paths
+from app.commands.check import CheckOptions, check_paths
 
 
 def project_config(i: int) -> dict[str, object]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import yaml
 
+from app.commands.yaml_scalars import ScalarError, decode, json_key
 from app.k8s.field import FieldPath
 
 
@@ -35,13 +36,20 @@ def node_at(node: yaml.Node | None, path: FieldPath) -> yaml.Node | None:
 
 def child_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
     """The value node of `key` in a mapping node; the last of duplicate keys wins, as it does
-    when the YAML is decoded."""
+    when the YAML is decoded. Keys are compared as JSON has them (`on:` is the key `true`)."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in reversed(node.value):
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            if isinstance(key_node, yaml.ScalarNode) and _json_key(key_node) == key:
                 found: yaml.Node = value_node
                 return found
     return None
+
+
+def _json_key(node: yaml.ScalarNode) -> str | None:
+    try:
+        return json_key(decode(node.tag, node.value))
+    except ScalarError:
+        return None
 
 
 def item_node(node: yaml.Node | None, index: int) -> yaml.Node | None:

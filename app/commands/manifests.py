@@ -1,27 +1,30 @@
 """Reading manifests as Kubernetes reads them: sigs.k8s.io/yaml semantics, and hostile input.
 
-Kubernetes reads YAML with go-yaml v2 into untyped JSON; `documents` decodes every document of
-a file the same way (JSON for *.json), keeping each YAML document's node tree so that a finding
-can name its line (`app.commands.locations`).
+Kubernetes reads YAML with go-yaml v2 into untyped JSON (sigs.k8s.io/yaml); `documents` decodes
+every document of a file the same way (JSON for *.json): PyYAML composes the nodes,
+`app.commands.yaml_json` builds the JSON value from them with go-yaml v2's rules. Each YAML
+document keeps its node tree, so a finding can name its line (`app.commands.locations`).
 
-Hostile input. YAML aliases share one object, so loading a "billion laughs" document is cheap,
+Hostile input. YAML aliases share one node, so composing a "billion laughs" document is cheap,
 but anything that walks or renders it afterwards pays for every expansion; a recursive alias
-never ends. A document whose aliases expand it beyond `MAX_EXPANDED_VALUES`, or that contains
-itself, is refused as unreadable input. libyaml caps nesting at 1,000 levels, orjson at 1,024,
-and `MAX_INPUT_BYTES` bounds what is read at all. Only the safe loader is used: no tags that
-build Python objects.
+never ends. The guard measures the node tree before any value is built, so it sees every node
+whatever its tag. A document whose aliases expand it beyond `MAX_EXPANDED_VALUES` or
+`MAX_EXPANDED_CHARACTERS`, or that contains itself, is refused as unreadable input. libyaml caps
+nesting at 1,000 levels, orjson at 1,024, and `MAX_INPUT_BYTES` bounds what is read at all. No
+tag builds a Python object: PyYAML's constructors are not used at all.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Hashable, Iterator
-from typing import Any, BinaryIO, Final
+from collections.abc import Iterator
+from typing import BinaryIO, Final
 
 import orjson
 import yaml
 
 from app.commands.locations import at
+from app.commands.yaml_json import DocumentError, json_value
+from app.commands.yaml_scalars import MAPPING_TAG, PLAIN_TAG, SEQUENCE_TAG, STR_TAG
 
 STDIN: Final = "-"
 
@@ -29,6 +32,9 @@ STDIN: Final = "-"
 # most. Aliases may not make a document bigger than this when expanded: past it, the document can
 # only be an attack (or could never be applied).
 MAX_EXPANDED_VALUES: Final = 1_000_000
+# The same bound in text (over ten times what etcd stores): one long string aliased many times is
+# a bomb of few values.
+MAX_EXPANDED_CHARACTERS: Final = 16 * 1024 * 1024
 # One file or stdin: far beyond any repository of manifests, small enough to fail fast on a
 # wrong path (a disk image, /dev/zero).
 MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
@@ -40,51 +46,17 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 
 class _ManifestLoader(_SafeLoader):
-    """The safe loader (libyaml's when available: several times faster), decoding like the API.
+    """The safe loader's parser and composer (libyaml's when available: several times faster);
+    its constructors are never called. Values are built as Kubernetes builds them
+    (`app.commands.yaml_json`), so PyYAML's YAML 1.1 resolver is left out too: an untagged
+    plain scalar keeps a tag of its own, and go-yaml v2's rules resolve it."""
 
-    Kubernetes reads YAML with go-yaml v2 into untyped JSON (sigs.k8s.io/yaml), which keeps
-    timestamp-like and `=` plain scalars as strings (`stage: 2024-01-01` is a string there, not
-    a date), turns `!!binary` into the string of its bytes, and writes mapping keys that are
-    numbers or booleans as strings (`1: a` is `{"1": "a"}`); a null key is an error. The result
-    is always a JSON value, as the policies expect.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        return {_json_key(key, node): value for key, value in mapping.items()}
-
-
-def _json_key(key: object, node: yaml.MappingNode) -> str:
-    """A mapping key as sigs.k8s.io/yaml writes it into JSON."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, int):
-        return str(key)
-    if isinstance(key, float):
-        if math.isnan(key):
-            return ".nan"
-        if math.isinf(key):
-            return ".inf" if key > 0 else "-.inf"
-        return repr(key)
-    raise yaml.constructor.ConstructorError(
-        None, None, f"unsupported mapping key {key!r}: keys must be strings", node.start_mark
-    )
-
-
-def _binary_string(loader: _ManifestLoader, node: yaml.ScalarNode) -> str:
-    data = yaml.constructor.SafeConstructor.construct_yaml_binary(loader, node)
-    return data.decode("utf-8", "replace")
-
-
-def _plain_string(loader: _ManifestLoader, node: yaml.ScalarNode) -> str:
-    return loader.construct_scalar(node)
-
-
-_ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _plain_string)
-_ManifestLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
-_ManifestLoader.add_constructor("tag:yaml.org,2002:binary", _binary_string)
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            return PLAIN_TAG if implicit[0] else STR_TAG  # a quoted scalar is a string
+        if kind is yaml.SequenceNode:
+            return SEQUENCE_TAG
+        return MAPPING_TAG
 
 
 class Unreadable(Exception):
@@ -136,15 +108,21 @@ def _json_document(data: bytes) -> object:
 
 
 def _yaml_documents(data: bytes) -> Iterator[Document]:
-    # Composing first keeps each document's nodes, so a problem can name its line.
+    # Composing keeps each document's nodes, so a problem can name its line.
     loader = _ManifestLoader(data)
-    check_aliases = b"&" in data  # no anchor, no alias: nothing can expand
+    check_aliases = b"&" in data  # no anchor, no alias: nothing can expand or recur
     try:
         while loader.check_node():
             node = loader.get_node()
-            value = loader.construct_document(node) if node is not None else None
+            if node is None:
+                yield None, None
+                continue
             if check_aliases:
-                _check_expansion(value, node)
+                _check_expansion(node)
+            try:
+                value = json_value(node)
+            except DocumentError as exc:
+                raise Unreadable(f"YAML error: {exc.message}", *at(exc.node)) from None
             yield value, node
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -159,49 +137,64 @@ def _yaml_documents(data: bytes) -> Iterator[Document]:
         raise Unreadable(f"YAML error: {problem}", mark.line + 1, mark.column + 1) from None
     except yaml.YAMLError as exc:
         raise Unreadable(f"YAML error: {str(exc).splitlines()[0]}") from None
-    except (ValueError, OverflowError, RecursionError) as exc:
-        # A scalar the safe constructor cannot build (e.g. a bad !!binary), or nesting deeper
-        # than Python's stack with the pure-Python loader.
-        raise Unreadable(f"YAML error: {type(exc).__name__}: {exc}") from None
+    except RecursionError:
+        # Nesting deeper than Python's stack, with the pure-Python composer.
+        raise Unreadable("YAML error: nested too deeply") from None
     finally:
         loader.dispose()
 
 
-def _check_expansion(value: object, node: yaml.Node | None) -> None:
-    """Refuse a document that contains itself, or that aliases expand beyond the limit.
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document that contains itself, or that aliases expand beyond the limits.
 
-    The size is computed once per distinct container (memoised by identity), so measuring a
-    billion laughs costs as little as loading it.
+    Nodes are measured, not the values built from them: every node counts, keys included,
+    whatever its tag (`!!pairs`, `!!omap`, `!!set`, a local tag), so no YAML type escapes the
+    guard. The size is computed once per distinct node (memoised by identity), so measuring a
+    billion laughs costs as little as composing it.
     """
-    if not isinstance(value, dict | list):
-        return
-    sizes: dict[int, int] = {}
-    open_containers: set[int] = set()  # the containers being measured: ancestors of the current
-    stack: list[tuple[dict[object, object] | list[object], bool]] = [(value, False)]
+    sizes: dict[int, tuple[int, int]] = {}  # node -> (values, characters) once expanded
+    open_nodes: set[int] = set()  # the collections being measured: ancestors of the current
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     shared = False
     while stack:
-        container, finished = stack.pop()
-        ident = id(container)
-        children = container.values() if isinstance(container, dict) else container
+        node, finished = stack.pop()
+        ident = id(node)
+        if isinstance(node, yaml.ScalarNode):
+            if ident in sizes:
+                shared = True
+            sizes[ident] = (1, len(node.value))
+            continue
+        children = _children(node)
         if finished:
-            open_containers.discard(ident)
-            sizes[ident] = 1 + sum(
-                sizes[id(c)] if isinstance(c, dict | list) else 1 for c in children
-            )
+            open_nodes.discard(ident)
+            values, characters = 1, 0
+            for child in children:
+                child_values, child_characters = sizes[id(child)]
+                values += child_values
+                characters += child_characters
+            sizes[ident] = (values, characters)
             continue
         if ident in sizes:
             shared = True
             continue
-        open_containers.add(ident)
-        stack.append((container, True))
+        open_nodes.add(ident)
+        stack.append((node, True))
         for child in children:
-            if isinstance(child, dict | list):
-                if id(child) in open_containers:
-                    raise Unreadable("YAML document contains itself (a recursive alias)", *at(node))
-                stack.append((child, False))
-    if shared and sizes[id(value)] > MAX_EXPANDED_VALUES:
+            if id(child) in open_nodes:
+                raise Unreadable("YAML document contains itself (a recursive alias)", *at(root))
+            stack.append((child, False))
+    values, characters = sizes[id(root)]
+    if shared and (values > MAX_EXPANDED_VALUES or characters > MAX_EXPANDED_CHARACTERS):
         raise Unreadable(
-            f"YAML aliases expand this document beyond {MAX_EXPANDED_VALUES:,} values "
-            "(an alias bomb?); refused",
-            *at(node),
+            f"YAML aliases expand this document beyond {MAX_EXPANDED_VALUES:,} values or "
+            f"{MAX_EXPANDED_CHARACTERS // (1024 * 1024)} MiB of text (an alias bomb?); refused",
+            *at(root),
         )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    """A collection's nodes: a sequence's items, a mapping's keys and values."""
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    items: list[yaml.Node] = node.value
+    return items
