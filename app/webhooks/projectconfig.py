@@ -21,7 +21,7 @@ from app.admission import responses as rsp
 from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.k8s import status as st
 from app.k8s.field import FieldError
-from app.k8s.ratcheting import ratchet
+from app.k8s.ratcheting import ratchet, same_json
 from app.kargo.constants import GROUP, PROJECT_CONFIG_KIND, VERSION
 from app.kargo.projectconfig import AutoRollbackSchema, validate_project_config
 
@@ -53,6 +53,11 @@ def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) 
         if _being_deleted(req.obj) or _being_deleted(req.old_obj):
             # The API server keeps deletionTimestamp once set; either object shows it.
             return _allowed_unenforced("being-deleted", errors, _DELETING, warnings)
+        if req.old_obj is not None and same_json(req.obj.get("spec"), req.old_obj.get("spec")):
+            # On UPDATE the rules read nothing but the spec: an unchanged spec had exactly these
+            # errors, at these unchanged values. Labels, annotations and finalizers change here
+            # without validating the old object a second time.
+            return _allowed_unenforced("existing-errors", errors, _UNCHANGED, warnings)
         old_verdict = validate_project_config(req.old_obj, operation="UPDATE", schema=schema)
         split = ratchet(errors, old_verdict.errors, obj=req.obj, old_obj=req.old_obj)
         if not split.enforced:
@@ -87,17 +92,24 @@ def _allowed_unenforced(
 def _unenforced_warnings(errors: list[FieldError], why: str) -> list[str]:
     shown = [f"{why}: {error}" for error in errors[:MAX_UNENFORCED_SHOWN]]
     if len(errors) > MAX_UNENFORCED_SHOWN:
-        shown.append(f"{why}: {len(errors) - MAX_UNENFORCED_SHOWN} more errors")
+        shown.append(f"{why}: {_errors(len(errors) - MAX_UNENFORCED_SHOWN, 'more ')}")
     return shown
 
 
 def _audit_value(errors: list[FieldError], why: str) -> str:
     fields: list[str] = []
+    listed_count = 0
     for error in errors:
-        if error.field not in fields:
-            fields.append(error.field[:_MAX_AUDIT_FIELD_CHARS])
+        field = error.field[:_MAX_AUDIT_FIELD_CHARS]
+        if field not in fields:
             if len(fields) == MAX_UNENFORCED_SHOWN:
                 break
-    more = len(errors) - sum(1 for e in errors if e.field[:_MAX_AUDIT_FIELD_CHARS] in fields)
-    listed = ", ".join(fields) + (f" and {more} more errors" if more else "")
-    return f"{len(errors)} errors {why}: {listed}"
+            fields.append(field)
+        listed_count += 1
+    more = len(errors) - listed_count
+    listed = ", ".join(fields) + (f" and {_errors(more, 'more ')}" if more else "")
+    return f"{_errors(len(errors))} {why}: {listed}"
+
+
+def _errors(count: int, more: str = "") -> str:
+    return f"1 {more}error" if count == 1 else f"{count} {more}errors"

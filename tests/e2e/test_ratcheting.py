@@ -69,7 +69,7 @@ def assert_allowed_with_the_old_error(result: Result) -> None:
     assert any(
         w.startswith(f"unchanged, not enforced: {LABELS}: Invalid value: ") for w in result.warnings
     ), result.warnings
-    assert result.audit[AUDIT] == f"1 errors unchanged, not enforced: {LABELS}"
+    assert result.audit[AUDIT] == f"1 error unchanged, not enforced: {LABELS}"
 
 
 def test_the_same_object_is_denied_on_create(cluster: Installation) -> None:
@@ -111,7 +111,7 @@ def test_removing_the_finalizer_while_deleting_lets_the_object_go(
     result = api.update(marked, user=ALICE)
     assert result.code == 200, result.status
     assert result.calls == [Call(VALIDATE, 0, "allowed")]
-    assert result.audit[AUDIT] == f"1 errors being deleted, not enforced: {LABELS}"
+    assert result.audit[AUDIT] == f"1 error being deleted, not enforced: {LABELS}"
     assert api.get("ProjectConfig", PROJECT, PROJECT) is None
 
 

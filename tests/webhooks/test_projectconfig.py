@@ -238,7 +238,8 @@ def test_decision(case: Case) -> None:
     assert all(len(w) < MAX_WARNING_CHARS for w in answer.get("warnings", []))
     audit = answer.get("auditAnnotations", {})
     if case.allowed and case.unenforced:
-        assert audit[AUDIT_KEY].startswith(f"{len(case.unenforced)} errors")
+        count = len(case.unenforced)
+        assert audit[AUDIT_KEY].startswith(f"{count} error{'s' if count > 1 else ''} ")
         assert all(f in audit[AUDIT_KEY] for f in case.unenforced)
     else:
         assert AUDIT_KEY not in audit
