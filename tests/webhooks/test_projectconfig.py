@@ -15,8 +15,10 @@ from typing import Any
 import orjson
 import pytest
 
-from app.admission.responses import MAX_WARNING_CHARS, encode_response
+from app.admission.responses import MAX_WARNING_CHARS, clip_warning, encode_response
 from app.admission.review import decode_review
+from app.k8s.ratcheting import ratchet
+from app.kargo.projectconfig import validate_project_config
 from app.webhooks.projectconfig import AUDIT_KEY, MAX_UNENFORCED_SHOWN, decide_project_config
 from tests.support.reviews import project_config, review
 
@@ -265,3 +267,28 @@ def test_delete_and_connect_are_not_validated() -> None:
         decision = decide_project_config(decode_review(orjson.dumps(body)), schema="any")
         assert decision.allowed
         assert decision.reason == "not-validated-operation"
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        pytest.param(BAD, id="a bad label value"),
+        pytest.param(WINDOWED, id="a projectSelector"),
+        pytest.param(
+            project_config([{"stage": "dev"}, {"stage": "dev", "stageSelector": {}}]),
+            id="a duplicate and both selectors",
+        ),
+    ],
+)
+def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, Any]) -> None:
+    """The shortcut for an unchanged spec agrees with validating the old object and ratcheting."""
+    new = edited(old, add_label, refresh)
+    errors = validate_project_config(new, operation="UPDATE", schema="any").errors
+    old_errors = validate_project_config(old, operation="UPDATE", schema="any").errors
+    split = ratchet(errors, old_errors, obj=new, old_obj=old)
+    assert errors
+    assert split.enforced == []
+    decision, answer = decide(Case(new, old))
+    assert decision.reason == "existing-errors"
+    expected = [clip_warning(f"unchanged, not enforced: {e}") for e in split.kept]
+    assert [w for w in answer["warnings"] if "not enforced" in w] == expected
