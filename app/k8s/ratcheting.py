@@ -37,8 +37,9 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
-# (type, rendered path, detail): the part of an error's identity that is hashable as it is.
-_ErrorKey: TypeAlias = tuple[ErrorType, str, str]
+# (type, path, detail): the part of an error's identity that is hashable as it is. The path as
+# its segments, not as rendered: a map key holding "]" or "." could render like another path.
+_ErrorKey: TypeAlias = tuple[ErrorType, tuple[Segment, ...], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +73,17 @@ def ratchet(
         values.add(old.bad_value)
     # Whether the value at a path is unchanged, per path: many errors share one path (a map's
     # entries are reported at the map), and comparing a large map once per entry is quadratic.
-    unchanged: dict[str, bool] = {}
+    unchanged: dict[tuple[Segment, ...], bool] = {}
 
     for error in errors:
         key = _key(error)
         values = old_values.get(key)
         if values is not None and values.contains(error.bad_value):
-            same = unchanged.get(key[1])
+            segments = key[1]
+            same = unchanged.get(segments)
             if same is None:
-                segments = error.path.segments
                 same = same_json(value_at(old_obj, segments), value_at(obj, segments))
-                unchanged[key[1]] = same
+                unchanged[segments] = same
             if same:
                 kept.append(error)
                 continue
@@ -91,7 +92,7 @@ def ratchet(
 
 
 def _key(error: FieldError) -> _ErrorKey:
-    return (error.type, str(error.path), error.detail)
+    return (error.type, error.path.segments, error.detail)
 
 
 class _BadValues:
