@@ -25,6 +25,7 @@ from app.k8s.field import (
     FieldError,
     FieldPath,
     duplicate,
+    forbidden,
     go_quote,
     invalid,
     not_supported,
@@ -70,6 +71,10 @@ _SCHEMA_KEYS: Final[dict[AutoRollbackSchema, tuple[str, ...]]] = {
 _KNOWN_KEYS: Final = frozenset(_SCHEMA_KEYS["any"])
 _PHASES: Final = {"onPromotion": ("Failed", "Errored"), "onVerification": ("Failed", "Error")}
 _MAX_PHASES: Final = 2
+
+_PROJECT_SELECTOR_FORBIDDEN: Final = (
+    "only ClusterConfig windows select Projects; on a ProjectConfig the Project is implicit"
+)
 
 _METADATA: Final = FieldPath.root("metadata")
 _SPEC: Final = FieldPath.root("spec")
@@ -274,7 +279,7 @@ def _warn_about_selector(
 
 
 def _validate_window_selectors(windows: list[object], errors: list[FieldError]) -> None:
-    """Only a promotion window's stageSelector is ours; the rest of the window passes through."""
+    """A promotion window's selectors are ours; the rest of the window passes through."""
     for i, window in enumerate(windows):
         path = _WINDOWS.index(i)
         if not isinstance(window, dict):
@@ -283,3 +288,9 @@ def _validate_window_selectors(windows: list[object], errors: list[FieldError]) 
         selector = window.get("stageSelector")
         if selector is not None:
             _validate_stage_selector(path.child("stageSelector"), selector, errors)
+        # Kargo's API (promotion_window_types.go, PR #6710) rejects `projectSelector` on a
+        # ProjectConfig, whose Project is implicit, but neither its CRD nor its webhook does:
+        # the field is shared with ClusterConfig windows. Forbidden whatever its value; `null`
+        # is absent, as the API server prunes it.
+        if window.get("projectSelector") is not None:
+            errors.append(forbidden(path.child("projectSelector"), _PROJECT_SELECTOR_FORBIDDEN))

@@ -3,6 +3,14 @@
 The rules (`app.kargo.projectconfig`) return every field error and warning; here they become
 one answer: allowed with the warnings, or denied with a 422 `Invalid` Status that carries one
 cause per error, as the API server's own validation would.
+
+On UPDATE the errors are ratcheted (`app.k8s.ratcheting`, as KEP-4008 does for custom
+resources): an error the old object already had, at an unchanged field, does not deny; it is
+shown as a warning and recorded in an audit annotation. Such objects exist wherever this webhook
+was installed after Kargo, or was down under `failurePolicy: Ignore`, and without ratcheting no
+one could label them, refresh them or remove their finalizers. An object being deleted
+(`metadata.deletionTimestamp` set) is never denied over its spec: the only writes left to it are
+its finalizers' removal, which its deletion (and its namespace's) waits on.
 """
 
 from __future__ import annotations
@@ -12,25 +20,96 @@ from typing import Final
 from app.admission import responses as rsp
 from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.k8s import status as st
+from app.k8s.field import FieldError
+from app.k8s.ratcheting import ratchet, same_json
 from app.kargo.constants import GROUP, PROJECT_CONFIG_KIND, VERSION
 from app.kargo.projectconfig import AutoRollbackSchema, validate_project_config
 
 PROJECT_CONFIG_GVK: Final = GroupVersionKind(GROUP, VERSION, PROJECT_CONFIG_KIND)
 
+# The audit annotation (`<webhook name>/unenforced-errors` in the audit log) naming the fields
+# whose errors an UPDATE was let through with.
+AUDIT_KEY: Final = "unenforced-errors"
+_UNCHANGED: Final = "unchanged, not enforced"
+_DELETING: Final = "being deleted, not enforced"
+# Errors not enforced are each a warning up to this many, then one warning counts the rest; the
+# audit annotation names as many fields. An object with a thousand old errors must not turn
+# every later UPDATE into a thousand warnings.
+MAX_UNENFORCED_SHOWN: Final = 10
+# A path can hold a map key of any length (a label key); the audit log gets its start.
+_MAX_AUDIT_FIELD_CHARS: Final = 256
+
 
 def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) -> rsp.Decision:
-    """Validate a ProjectConfig on CREATE and UPDATE; every error in one 422 answer."""
+    """Validate a ProjectConfig on CREATE and UPDATE; every enforced error in one 422 answer."""
     if req.operation not in ("CREATE", "UPDATE") or req.obj is None:
         return rsp.allowed("not-validated-operation")
     verdict = validate_project_config(req.obj, operation=req.operation, schema=schema)
     if not verdict.errors:
         return rsp.allowed("valid", warnings=verdict.warnings)
+    errors = verdict.errors
+    warnings = verdict.warnings
+    if req.operation == "UPDATE":
+        if _being_deleted(req.obj) or _being_deleted(req.old_obj):
+            # The API server keeps deletionTimestamp once set; either object shows it.
+            return _allowed_unenforced("being-deleted", errors, _DELETING, warnings)
+        if req.old_obj is not None and same_json(req.obj.get("spec"), req.old_obj.get("spec")):
+            # On UPDATE the rules read nothing but the spec: an unchanged spec had exactly these
+            # errors, at these unchanged values. Labels, annotations and finalizers change here
+            # without validating the old object a second time.
+            return _allowed_unenforced("existing-errors", errors, _UNCHANGED, warnings)
+        old_verdict = validate_project_config(req.old_obj, operation="UPDATE", schema=schema)
+        split = ratchet(errors, old_verdict.errors, obj=req.obj, old_obj=req.old_obj)
+        if not split.enforced:
+            return _allowed_unenforced("existing-errors", split.kept, _UNCHANGED, warnings)
+        if split.kept:
+            warnings = warnings + _unenforced_warnings(split.kept, _UNCHANGED)
+        errors = split.enforced
     metadata = req.obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     status = st.invalid(
         group=GROUP,
         kind=PROJECT_CONFIG_KIND,
         name=name if isinstance(name, str) else req.name,
-        errors=verdict.errors,
+        errors=errors,
     )
-    return rsp.denied("invalid", status, warnings=verdict.warnings)
+    return rsp.denied("invalid", status, warnings=warnings)
+
+
+def _being_deleted(obj: dict[str, object] | None) -> bool:
+    metadata = obj.get("metadata") if obj is not None else None
+    return isinstance(metadata, dict) and metadata.get("deletionTimestamp") is not None
+
+
+def _allowed_unenforced(
+    reason: str, errors: list[FieldError], why: str, warnings: list[str]
+) -> rsp.Decision:
+    decision = rsp.allowed(reason, warnings=warnings + _unenforced_warnings(errors, why))
+    decision.audit[AUDIT_KEY] = _audit_value(errors, why)
+    return decision
+
+
+def _unenforced_warnings(errors: list[FieldError], why: str) -> list[str]:
+    shown = [f"{why}: {error}" for error in errors[:MAX_UNENFORCED_SHOWN]]
+    if len(errors) > MAX_UNENFORCED_SHOWN:
+        shown.append(f"{why}: {_errors(len(errors) - MAX_UNENFORCED_SHOWN, 'more ')}")
+    return shown
+
+
+def _audit_value(errors: list[FieldError], why: str) -> str:
+    fields: list[str] = []
+    listed_count = 0
+    for error in errors:
+        field = error.field[:_MAX_AUDIT_FIELD_CHARS]
+        if field not in fields:
+            if len(fields) == MAX_UNENFORCED_SHOWN:
+                break
+            fields.append(field)
+        listed_count += 1
+    more = len(errors) - listed_count
+    listed = ", ".join(fields) + (f" and {_errors(more, 'more ')}" if more else "")
+    return f"{_errors(len(errors))} {why}: {listed}"
+
+
+def _errors(count: int, more: str = "") -> str:
+    return f"1 {more}error" if count == 1 else f"{count} {more}errors"

@@ -13,9 +13,13 @@ What a write goes through here, in kube-apiserver's order (k8s.io/apiserver,
    policy. A webhook with `reinvocationPolicy: IfNeeded` is called once more when a webhook after
    it changed the object (the dispatcher's reinvocation context: a webhook is never re-invoked
    for its own change alone);
-3. on CREATE, `uid`, `creationTimestamp` and `generation` are set; then schema validation (422);
+3. on CREATE, `uid`, `creationTimestamp` and `generation` are set (on UPDATE they, and the
+   deletion fields, are the old object's); then schema validation (422);
 4. validating webhooks. kube-apiserver calls them in parallel and returns whichever error comes
    first; this stand-in calls them in order and returns the first error in that order.
+
+DELETE of an object with finalizers sets `deletionTimestamp` and keeps it until UPDATEs have
+removed every finalizer, as graceful deletion of a custom resource does.
 
 A call error (dial, TLS, timeout, non-200, undecodable answer, wrong apiVersion, kind or uid,
 a patch without `patchType` or from a validating webhook) goes through `failurePolicy`: `Fail`
@@ -415,6 +419,13 @@ class ApiServer:
             metadata = decoded.setdefault("metadata", {})
             for kept in ("uid", "creationTimestamp", "generation", "resourceVersion"):
                 metadata[kept] = old["metadata"][kept]
+            # `rest.BeforeUpdate`: a client cannot set or clear the deletion fields; they are
+            # the old object's, before the validating webhooks see the object.
+            for kept in _DELETION_FIELDS:
+                if kept in old["metadata"]:
+                    metadata[kept] = old["metadata"][kept]
+                else:
+                    metadata.pop(kept, None)
             mutated = self._mutate(resource, "UPDATE", decoded, old, user, dry_run, result)
             self._validate(resource, "UPDATE", mutated, old, user, dry_run, result)
         except _Rejected as rejected:
@@ -423,8 +434,40 @@ class ApiServer:
         if not dry_run:
             mutated["metadata"]["resourceVersion"] = str(next(self._resource_versions))
             self.store[key] = mutated
+            if _deleted_once_finalized(mutated):
+                # The last finalizer of an object being deleted is gone: the object goes.
+                del self.store[key]
         result.object = copy.deepcopy(mutated)
         return result
+
+    def delete(self, obj: Mapping[str, Any], *, user: User) -> Result:
+        """DELETE the stored object `obj` names: gone at once, or marked while finalizers remain.
+
+        As the API server's graceful deletion of a custom resource: with finalizers, the object
+        stays with `deletionTimestamp` set (grace period 0) until UPDATEs remove them all.
+        Admission on DELETE is not modelled: a webhook that matches it raises `Unsupported`.
+        """
+        resource = self._resource_of(obj)
+        try:
+            key = (resource.plural, resource.group, *self._key(resource, obj))
+            old = self.store.get(key)
+            if old is None:
+                message = f'{resource.plural}.{resource.group} "{key[3]}" not found'
+                raise _Rejected(_status(404, "NotFound", message))
+        except _Rejected as rejected:
+            return Result(code=rejected.status["code"], status=rejected.status)
+        for mutating in (True, False):
+            for hook in self._ordered(mutating=mutating):
+                if self._matched_resource(hook, resource, "DELETE", None, old) is not None:
+                    raise Unsupported(f"webhook {hook.name} is called on DELETE")
+        if not old["metadata"].get("finalizers"):
+            del self.store[key]
+            return Result(code=200, object=copy.deepcopy(old))
+        metadata = old["metadata"]
+        metadata.setdefault("deletionTimestamp", _now())
+        metadata.setdefault("deletionGracePeriodSeconds", 0)
+        metadata["resourceVersion"] = str(next(self._resource_versions))
+        return Result(code=200, object=copy.deepcopy(old))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         for (_, _, ns, n), obj in self.store.items():
@@ -780,6 +823,14 @@ class ApiServer:
                 result.warnings.append(warning)
         for key, value in (response.get("auditAnnotations") or {}).items():
             result.audit[f"{hook.name}/{key}"] = value
+
+
+_DELETION_FIELDS: Final = ("deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def _deleted_once_finalized(obj: Mapping[str, Any]) -> bool:
+    metadata = obj.get("metadata") or {}
+    return metadata.get("deletionTimestamp") is not None and not metadata.get("finalizers")
 
 
 def _gvk(resource: schema.Resource) -> dict[str, str]:

@@ -64,6 +64,23 @@ def test_a_bad_project_config_is_denied_with_field_paths(strip_mode: Installatio
     assert strip_mode.api.get("ProjectConfig", "proj", "other") is None
 
 
+def test_a_project_selector_on_a_window_is_denied(strip_mode: Installation) -> None:
+    """Kargo's API rejects it on a ProjectConfig; its CRD accepts it, so the webhook must."""
+    obj = project_config([{"stage": "prod"}])
+    obj["spec"]["promotionWindows"] = [
+        {"name": "freeze", "kind": "Deny", "projectSelector": {"name": "proj"}},
+        {"name": "weekend", "kind": "Deny", "stageSelector": {"name": "prod"}},
+    ]
+    result = strip_mode.api.create(obj, user=ALICE)
+    assert result.code == 422, result.status
+    assert result.status is not None
+    causes = result.status["details"]["causes"]
+    assert [(c["field"], c["reason"]) for c in causes] == [
+        ("spec.promotionWindows[0].projectSelector", "FieldValueForbidden")
+    ]
+    assert "the Project is implicit" in causes[0]["message"]
+
+
 def test_schema_errors_are_answered_before_the_webhook(strip_mode: Installation) -> None:
     """The CRD's pattern for `stage` rejects at the schema step: no webhook is called."""
     result = strip_mode.api.create(project_config([{"stage": "Not_A_Name"}]), user=ALICE)

@@ -79,3 +79,22 @@ def test_bad_project_config_is_denied_with_every_field(server: ServerProcess) ->
 def test_good_project_config_is_allowed(server: ServerProcess) -> None:
     response = _post(server, PROJECT_CONFIG_VALIDATE_PATH, "projectconfig-good.json")
     assert response["allowed"] is True
+
+
+def test_update_keeping_an_existing_error_is_allowed_with_a_warning(
+    server: ServerProcess,
+) -> None:
+    response = _post(
+        server, PROJECT_CONFIG_VALIDATE_PATH, "projectconfig-update-existing-error.json"
+    )
+    labels = "spec.promotionPolicies[1].stageSelector.matchLabels"
+    assert response["allowed"] is True
+    assert "status" not in response
+    warnings = response["warnings"]
+    assert isinstance(warnings, list)
+    assert any(
+        w.startswith(f"unchanged, not enforced: {labels}: Invalid value: ") for w in warnings
+    )
+    assert response["auditAnnotations"] == {
+        "unenforced-errors": f"1 error unchanged, not enforced: {labels}"
+    }

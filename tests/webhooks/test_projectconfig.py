@@ -1,0 +1,294 @@
+"""The ProjectConfig webhook's decision, with ratcheting on UPDATE (decided directly, no HTTP).
+
+The object in these cases is what exists wherever the webhook was installed after Kargo, or was
+down under `failurePolicy: Ignore`: a ProjectConfig that Kargo accepted and that breaks a rule
+only this webhook enforces (a label value with a space, which Kargo never checks).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+
+from app.admission.responses import MAX_WARNING_CHARS, clip_warning, encode_response
+from app.admission.review import decode_review
+from app.k8s.ratcheting import ratchet
+from app.kargo.projectconfig import validate_project_config
+from app.webhooks.projectconfig import AUDIT_KEY, MAX_UNENFORCED_SHOWN, decide_project_config
+from tests.support.reviews import project_config, review
+
+P0 = "spec.promotionPolicies[0]"
+P1 = "spec.promotionPolicies[1]"
+LABELS0 = f"{P0}.stageSelector.matchLabels"
+W0 = "spec.promotionWindows[0]"
+REFRESH = "kargo.akuity.io/refresh"
+FINALIZER = "kargo.akuity.io/finalizer"
+
+
+def bad_label_config() -> dict[str, Any]:
+    """Accepted by Kargo, invalid here: a label value with a space."""
+    return project_config([{"stageSelector": {"matchLabels": {"tier": "front end"}}}])
+
+
+def with_project_selector() -> dict[str, Any]:
+    obj = project_config([{"stage": "prod"}])
+    obj["spec"]["promotionWindows"] = [
+        {"name": "freeze", "kind": "Deny", "projectSelector": {"name": "proj"}}
+    ]
+    return obj
+
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def edited(obj: dict[str, Any], *edits: Edit) -> dict[str, Any]:
+    new = copy.deepcopy(obj)
+    for edit in edits:
+        edit(new)
+    return new
+
+
+def add_label(obj: dict[str, Any]) -> None:
+    obj["metadata"].setdefault("labels", {})["team"] = "payments"
+
+
+def refresh(obj: dict[str, Any]) -> None:
+    obj["metadata"].setdefault("annotations", {})[REFRESH] = "2026-11-26T14:40:01Z"
+
+
+def deleting(obj: dict[str, Any]) -> None:
+    obj["metadata"]["deletionTimestamp"] = "2026-11-26T14:40:01Z"
+    obj["metadata"]["finalizers"] = [FINALIZER]
+
+
+def remove_finalizer(obj: dict[str, Any]) -> None:
+    obj["metadata"]["finalizers"] = []
+
+
+def set_label_value(value: str) -> Edit:
+    def edit(obj: dict[str, Any]) -> None:
+        obj["spec"]["promotionPolicies"][0]["stageSelector"]["matchLabels"]["tier"] = value
+
+    return edit
+
+
+def append_policy(policy: dict[str, Any]) -> Edit:
+    def edit(obj: dict[str, Any]) -> None:
+        obj["spec"]["promotionPolicies"].append(policy)
+
+    return edit
+
+
+def insert_policy(policy: dict[str, Any]) -> Edit:
+    def edit(obj: dict[str, Any]) -> None:
+        obj["spec"]["promotionPolicies"].insert(0, policy)
+
+    return edit
+
+
+@dataclass(frozen=True)
+class Case:
+    new: dict[str, Any]
+    old: dict[str, Any] | None = None  # None: CREATE
+    allowed: bool = True
+    # The causes' fields when denied, in order.
+    denied_fields: list[str] = field(default_factory=list)
+    # Fields named by "not enforced" warnings, in order.
+    unenforced: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+BAD = bad_label_config()
+BAD_DELETING = edited(BAD, deleting)
+WINDOWED = with_project_selector()
+
+CASES = [
+    pytest.param(
+        Case(BAD, allowed=False, denied_fields=[LABELS0], reason="invalid"),
+        id="CREATE is unchanged: the error denies",
+    ),
+    pytest.param(
+        Case(edited(BAD, add_label), BAD, unenforced=[LABELS0], reason="existing-errors"),
+        id="UPDATE adding a label passes; the old error is a warning",
+    ),
+    pytest.param(
+        Case(edited(BAD, refresh), BAD, unenforced=[LABELS0], reason="existing-errors"),
+        id="UPDATE with Kargo's refresh annotation passes",
+    ),
+    pytest.param(
+        Case(copy.deepcopy(BAD), BAD, unenforced=[LABELS0], reason="existing-errors"),
+        id="UPDATE changing nothing passes",
+    ),
+    pytest.param(
+        Case(edited(BAD_DELETING, remove_finalizer), BAD_DELETING, unenforced=[LABELS0]),
+        id="UPDATE removing the finalizer while deleting passes",
+    ),
+    pytest.param(
+        Case(
+            edited(BAD_DELETING, remove_finalizer, set_label_value("back end")),
+            BAD_DELETING,
+            unenforced=[LABELS0],
+            reason="being-deleted",
+        ),
+        id="an object being deleted is never denied over its spec",
+    ),
+    pytest.param(
+        Case(edited(BAD, set_label_value("back end")), BAD, allowed=False, denied_fields=[LABELS0]),
+        id="a bad value changed into another bad value is denied",
+    ),
+    pytest.param(
+        Case(edited(BAD, set_label_value("frontend")), BAD, reason="valid"),
+        id="fixing the bad value passes without warnings",
+    ),
+    pytest.param(
+        Case(
+            edited(BAD, append_policy({"stageSelector": {"name": "glob:["}})),
+            BAD,
+            allowed=False,
+            denied_fields=[f"{P1}.stageSelector.name"],
+            unenforced=[LABELS0],
+        ),
+        id="a new error beside an old one: denied for the new one, the old one a warning",
+    ),
+    pytest.param(
+        Case(
+            edited(BAD, insert_policy({"stage": "qa"})),
+            BAD,
+            allowed=False,
+            denied_fields=[f"{P1}.stageSelector.matchLabels"],
+        ),
+        id="a bad policy moved to another index is a new error there",
+    ),
+    pytest.param(
+        Case(
+            project_config([{"stage": "dev"}, {"stage": "dev"}]),
+            project_config([{"stage": "qa"}, {"stage": "dev"}]),
+            allowed=False,
+            denied_fields=[P1],
+        ),
+        id="a duplicate created by renaming another policy is denied at the unchanged one",
+    ),
+    pytest.param(
+        Case(
+            project_config([{"stageSelector": {"name": "regex:("}}]),
+            project_config([{"stage": "dev"}]),
+            allowed=False,
+            denied_fields=[f"{P0}.stageSelector.name"],
+        ),
+        id="UPDATE from valid to invalid is denied",
+    ),
+    pytest.param(
+        Case(edited(WINDOWED, add_label), WINDOWED, unenforced=[f"{W0}.projectSelector"]),
+        id="an existing projectSelector: metadata-only UPDATE passes",
+    ),
+    pytest.param(
+        Case(
+            edited(
+                WINDOWED,
+                lambda o: o["spec"]["promotionWindows"][0].update(
+                    projectSelector={"name": "other"}
+                ),
+            ),
+            WINDOWED,
+            allowed=False,
+            denied_fields=[f"{W0}.projectSelector"],
+        ),
+        id="an existing projectSelector changed is denied, though its error quotes no value",
+    ),
+    pytest.param(
+        Case(
+            edited(WINDOWED, lambda o: o["spec"]["promotionWindows"][0].pop("projectSelector")),
+            WINDOWED,
+            reason="valid",
+        ),
+        id="removing the projectSelector passes",
+    ),
+    pytest.param(
+        Case(WINDOWED, allowed=False, denied_fields=[f"{W0}.projectSelector"]),
+        id="CREATE with a projectSelector is denied",
+    ),
+]
+
+
+def decide(case: Case) -> tuple[Any, dict[str, Any]]:
+    operation = "CREATE" if case.old is None else "UPDATE"
+    body = review(case.new, operation=operation, old=case.old, kind="ProjectConfig")
+    req = decode_review(orjson.dumps(body))
+    decision = decide_project_config(req, schema="any")
+    answer = orjson.loads(encode_response(req.api_version, req.uid, decision))["response"]
+    return decision, answer
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_decision(case: Case) -> None:
+    decision, answer = decide(case)
+    assert answer["allowed"] is case.allowed, answer
+    if case.reason:
+        assert decision.reason == case.reason
+    if case.allowed:
+        assert "status" not in answer
+    else:
+        assert answer["status"]["code"] == 422
+        assert [c["field"] for c in answer["status"]["details"]["causes"]] == case.denied_fields
+    warnings = [w for w in answer.get("warnings", []) if "not enforced" in w]
+    assert [w.split(": ")[1] for w in warnings] == case.unenforced
+    assert all(len(w) < MAX_WARNING_CHARS for w in answer.get("warnings", []))
+    audit = answer.get("auditAnnotations", {})
+    if case.allowed and case.unenforced:
+        count = len(case.unenforced)
+        assert audit[AUDIT_KEY].startswith(f"{count} error{'s' if count > 1 else ''} ")
+        assert all(f in audit[AUDIT_KEY] for f in case.unenforced)
+    else:
+        assert AUDIT_KEY not in audit
+
+
+def test_many_old_errors_give_bounded_warnings_and_audit() -> None:
+    """An object with a thousand old errors: a few warnings and one count, not a thousand."""
+    policies = [{"stageSelector": {"matchLabels": {"t": f"bad {i}"}}} for i in range(1000)]
+    old = project_config(policies)
+    _decision, answer = decide(Case(edited(old, add_label), old))
+    assert answer["allowed"] is True
+    assert len(answer["warnings"]) == MAX_UNENFORCED_SHOWN + 1
+    assert answer["warnings"][-1].endswith(f"{1000 - MAX_UNENFORCED_SHOWN} more errors")
+    audit = answer["auditAnnotations"][AUDIT_KEY]
+    assert audit.startswith("1000 errors unchanged, not enforced: ")
+    assert audit.endswith(f"and {1000 - MAX_UNENFORCED_SHOWN} more errors")
+    assert len(audit) < 1000
+
+
+def test_delete_and_connect_are_not_validated() -> None:
+    for operation in ("DELETE", "CONNECT"):
+        body = review(None, operation=operation, old=BAD, kind="ProjectConfig")
+        decision = decide_project_config(decode_review(orjson.dumps(body)), schema="any")
+        assert decision.allowed
+        assert decision.reason == "not-validated-operation"
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        pytest.param(BAD, id="a bad label value"),
+        pytest.param(WINDOWED, id="a projectSelector"),
+        pytest.param(
+            project_config([{"stage": "dev"}, {"stage": "dev", "stageSelector": {}}]),
+            id="a duplicate and both selectors",
+        ),
+    ],
+)
+def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, Any]) -> None:
+    """The shortcut for an unchanged spec agrees with validating the old object and ratcheting."""
+    new = edited(old, add_label, refresh)
+    errors = validate_project_config(new, operation="UPDATE", schema="any").errors
+    old_errors = validate_project_config(old, operation="UPDATE", schema="any").errors
+    split = ratchet(errors, old_errors, obj=new, old_obj=old)
+    assert errors
+    assert split.enforced == []
+    decision, answer = decide(Case(new, old))
+    assert decision.reason == "existing-errors"
+    expected = [clip_warning(f"unchanged, not enforced: {e}") for e in split.kept]
+    assert [w for w in answer["warnings"] if "not enforced" in w] == expected
