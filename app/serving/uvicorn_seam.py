@@ -5,10 +5,26 @@ its `HttpToolsProtocol` and `Server` are subclassed here, and every private meth
 used is listed in `UVICORN_CONTRACT`; tests/serving/test_uvicorn_contract.py fails naming the
 symbol when a uvicorn release changes one. The jobs themselves are elsewhere and know nothing
 of uvicorn: `deadlines` (header and body clocks), `keepalive` (one timer per connection),
-`single_write` (a response's head waits for its body).
+`single_write` (a response's head waits for its body), `connections` (how many connections, and
+whom to close past that), `body_budget` (bytes of bodies still arriving) and `concurrency`
+(decision slots).
 
 The connection protocol, per connection:
 
+- the application starts only once the request's body is complete (uvicorn starts it at the
+  headers): until then the body is buffered here, counted against the body budget, and the
+  request holds no task and no decision slot. Two exceptions start it early, so that it can
+  refuse at once with its own 413: a declared `Content-Length` over `max_body_bytes`, and a body
+  that has grown past it. A client that sent `Expect: 100-continue` is told to continue here.
+- when the body is complete the request takes a decision slot (`DecisionSlots`); at capacity the
+  server's overload application answers instead (an AdmissionReview denial, code 429). Probes
+  and metrics take no slot.
+- the loop time at which the headers were complete is put into the scope under
+  `arrival_key`, so that the request's one deadline (the API server's `?timeout=`) counts the
+  time its body took to arrive.
+- the connection is entered in the `ConnectionTable` once its TLS handshake is done; it may be
+  closed to make room for another (`evict`), never while one of its requests is being decided
+  or answered.
 - a header deadline and a body deadline (`app.serving.deadlines`); on a body deadline, a request
   that has no answer yet gets 408, and the connection is closed.
 - a head size limit (`max_header_bytes`): the head is counted as raw bytes before the parser
@@ -19,12 +35,13 @@ The connection protocol, per connection:
   adds it when `keep_alive` is False) and the connection closes after it, so clients move to
   other pods while this one still answers.
 - no keep-alive after a response sent before its request's body was fully received (a 413 on
-  `Content-Length`, a 503 at the concurrency limit): the rest of that body would otherwise be
+  `Content-Length`): the rest of that body would otherwise be
   read and thrown away for as long as the client cares to send it. Go's server does the same.
 
-uvicorn's own `limit_concurrency` is not used: it counts idle keep-alive connections, so the API
-server's parked connections or a few slow clients would turn real requests into 503s (see
-`concurrency.py` for the limit that counts requests).
+uvicorn's own `limit_concurrency` is not used: it counts idle keep-alive connections and
+requests whose body is still arriving, so the API server's parked connections or a few slow
+clients would turn real requests into 503s (see `concurrency.py` for the limit that counts
+decisions).
 
 The server (`GracefulServer`) adds the drain and a bounded shutdown:
 
@@ -60,12 +77,14 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, ClassVar, Final, Protocol
 
 import httptools
 import uvicorn
+from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -74,6 +93,9 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
+from app.serving.body_budget import BodyBudget
+from app.serving.concurrency import EXEMPT_PATHS, DecisionSlots
+from app.serving.connections import RANK_ARRIVING, RANK_IDLE, RANK_UNUSED, ConnectionTable
 from app.serving.deadlines import ConnectionLimits, RequestClock
 from app.serving.keepalive import IdleTimer
 from app.serving.single_write import BodyFollows, HeadWithBody
@@ -92,6 +114,7 @@ UVICORN_CONTRACT: Final = (
     ("HttpToolsProtocol", "data_received"),
     ("HttpToolsProtocol", "on_message_begin"),
     ("HttpToolsProtocol", "on_headers_complete"),
+    ("HttpToolsProtocol", "on_body"),
     ("HttpToolsProtocol", "on_message_complete"),
     ("HttpToolsProtocol", "on_response_complete"),
     ("HttpToolsProtocol", "_unset_keepalive_if_required"),
@@ -118,6 +141,9 @@ UVICORN_CONTRACT: Final = (
     ("RequestResponseCycle", "chunked_encoding"),
     ("RequestResponseCycle", "expected_content_length"),
     ("RequestResponseCycle", "scope"),
+    ("RequestResponseCycle", "body"),
+    ("RequestResponseCycle", "more_body"),
+    ("RequestResponseCycle", "waiting_for_100_continue"),
     ("Server", "handle_exit"),
     ("Server", "on_tick"),
     ("Server", "startup"),
@@ -143,6 +169,23 @@ class DrainFlag(Protocol):
     def draining(self) -> bool: ...
 
 
+# The application type uvicorn calls (the scope and messages are typed dicts there).
+AsgiApp = ASGI3Application
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What every connection of one server shares: the limits that span connections."""
+
+    connections: ConnectionTable
+    bodies: BodyBudget
+    slots: DecisionSlots
+    # Answers a request that found no decision slot (an AdmissionReview denial with code 429).
+    overloaded: Callable[..., Awaitable[None]]
+    # The scope key that receives the loop time at which a request's headers were complete.
+    arrival_key: str
+
+
 def body_follows_of(cycle: RequestResponseCycle) -> BodyFollows:
     """For `HeadWithBody`: whether the answer under way has a body after its head. uvicorn has
     read its Content-Length or chunking by the time the head is written."""
@@ -157,14 +200,15 @@ def body_follows_of(cycle: RequestResponseCycle) -> BodyFollows:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with header/body deadlines and a head size limit.
+    """uvicorn's httptools protocol with deadlines, size limits, and the server's shared limits.
 
-    Use `protocol_class(limits)` to get a subclass bound to settings; uvicorn builds protocol
+    Use `protocol_class(...)` to get a subclass bound to settings; uvicorn builds protocol
     instances itself and passes only its own config.
     """
 
     limits: ClassVar[ConnectionLimits]
     drain_flag: ClassVar[DrainFlag]
+    admission: ClassVar[Admission]
 
     def __init__(
         self,
@@ -189,6 +233,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._client_keep_alive = True
         # Set by `shutdown`: answer what has started, then close.
         self._closing = False
+        # The request whose body is still arriving, and the application it will be given.
+        self._held: tuple[RequestResponseCycle, AsgiApp] | None = None
+        # Whether the held request's body is entered in the body budget; whether its declared
+        # length was checked against the limit.
+        self._in_budget = False
+        self._length_checked = False
+        # Body bytes of the request holding a decision slot on this connection; -1: none.
+        self._slot_bytes = -1
+        # Whether a request ever started on this connection (for `eviction_rank`).
+        self._used = False
+        self._client_key = ""
 
     # --- connection -------------------------------------------------------------------------
 
@@ -197,10 +252,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # uvicorn arms the keep-alive timer only after a response; a connection on which no
         # request ever arrives would otherwise stay open for good.
         self._idle.idle()
+        self._client_key = self.client[0] if self.client else ""
+        # May close an older connection, or this one when every other is busy.
+        self.admission.connections.add(self, self._client_key)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._clock.cancel()
         self._idle.cancel()
+        admission = self.admission
+        admission.connections.discard(self, self._client_key)
+        if self._in_budget:
+            self._in_budget = False
+            admission.bodies.release(self)
+        self._held = None
+        self._give_back_slot()
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
@@ -216,7 +281,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def on_response_complete(self) -> None:
-        # uvicorn's own, but for the keep-alive timer (above).
+        # uvicorn's own, but for the keep-alive timer (above) and the decision slot.
+        self._give_back_slot()
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
@@ -235,6 +301,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._consume(data)
         if not self.transport.is_closing():
             self._clock.after_read()
+            if self._held is not None:
+                self._body_still_arriving(*self._held)
 
     def _consume(self, data: bytes) -> None:
         limit = self.limits.max_header_bytes
@@ -289,9 +357,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._clock.stop_head_clock()
         self._reading_head = False
         previous = self.cycle
+        # Calls `_start_asgi_task`, which holds the request until its body is complete.
         super().on_headers_complete()
         if self.cycle is previous:  # an upgrade request; nothing was started
             return
+        self._length_checked = False
+        # An extra scope key, as ASGI allows; the typed dict does not list it.
+        self.scope[self.admission.arrival_key] = self._clock.body_begun()  # type: ignore[literal-required]
         # Until the body is complete a response must close the connection (module docstring);
         # `on_message_complete` restores what the client asked for if no response started yet.
         self._client_keep_alive = self.cycle.keep_alive and not self._closing
@@ -299,7 +371,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.cycle.transport = HeadWithBody(  # type: ignore[assignment]
             self.transport, body_follows_of(self.cycle)
         )
-        self._clock.body_begun()
+
+    def on_body(self, body: bytes) -> None:
+        held = self._held
+        if held is None or held[0] is not self.cycle:
+            # The application runs (or the request waits behind a pipelined one): uvicorn's
+            # flow control, which pauses reading until the application asks for more.
+            super().on_body(body)
+            return
+        # Nothing reads a held body before it is complete: it is bounded by the body limit and
+        # the body budget instead (`_body_still_arriving`).
+        held[0].body += body
 
     def on_message_complete(self) -> None:
         self._clock.body_complete()
@@ -309,6 +391,92 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if cycle is not None and not cycle.response_started and not self._closing:
             cycle.keep_alive = self._client_keep_alive and not self.drain_flag.draining
         super().on_message_complete()
+        held = self._held
+        if held is not None and held[0] is cycle:
+            self._held = None
+            if self._in_budget:
+                self._in_budget = False
+                self.admission.bodies.release(self)
+            self._launch(*held)
+
+    # --- starting the application (module docstring) ----------------------------------------
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
+        """uvicorn calls this at the headers (and for a pipelined request, after the answer
+        before it); the application starts once the body is complete."""
+        if cycle.more_body:
+            self._held = (cycle, app)
+        else:
+            self._launch(cycle, app)
+
+    def _launch(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
+        """Start the application on a complete request, in a decision slot if one is free."""
+        self._used = True
+        if cycle.scope["path"] not in EXEMPT_PATHS:
+            size = len(cycle.body)
+            if self.admission.slots.take(size):
+                self._slot_bytes = size
+            else:
+                app = self.admission.overloaded
+        super()._start_asgi_task(cycle, app)
+
+    def _body_still_arriving(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
+        """After a read that left the held request's body incomplete."""
+        size = len(cycle.body)
+        if size > self.limits.max_body_bytes or self._declared_too_large(cycle):
+            # Started now, without a slot: the application refuses it (413) from its headers or
+            # its first part, and the answer closes the connection (`on_headers_complete`).
+            self._held = None
+            if self._in_budget:
+                self._in_budget = False
+                self.admission.bodies.release(self)
+            self._used = True
+            super()._start_asgi_task(cycle, app)
+            return
+        if cycle.waiting_for_100_continue:
+            # uvicorn sends this when the application first asks for the body; here the body
+            # is what the application waits for.
+            cycle.waiting_for_100_continue = False
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._in_budget = True
+        self.admission.bodies.update(self, size)
+
+    def _declared_too_large(self, cycle: RequestResponseCycle) -> bool:
+        if self._length_checked:
+            return False
+        self._length_checked = True
+        for name, value in cycle.scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value) > self.limits.max_body_bytes
+                except ValueError:
+                    return False  # httptools refuses a malformed length before this
+        return False
+
+    def _give_back_slot(self) -> None:
+        if self._slot_bytes >= 0:
+            self.admission.slots.give_back(self._slot_bytes)
+            self._slot_bytes = -1
+
+    # --- eviction (app.serving.connections, app.serving.body_budget) ------------------------
+
+    def eviction_rank(self) -> int | None:
+        if self._slot_bytes >= 0 or self.pipeline:
+            return None
+        if self._held is not None or (self._reading_head and self._head_bytes > 0):
+            return RANK_ARRIVING
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            return None  # an application refusing a body over the limit
+        return RANK_IDLE if self._used else RANK_UNUSED
+
+    def evict(self, reason: str) -> None:
+        _log.debug(
+            "closing connection: %s",
+            reason,
+            extra={"fields": {"client": _peer(self.client), "reason": reason}},
+        )
+        self.transport.close()
 
     # --- drain and shutdown -----------------------------------------------------------------
 
@@ -402,15 +570,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def protocol_class(
-    limits: ConnectionLimits, drain_flag: DrainFlag
+    limits: ConnectionLimits, drain_flag: DrainFlag, admission: Admission
 ) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits` and to
-    where it reads whether the server drains."""
-    bound_limits, bound_flag = limits, drain_flag
+    """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits`, to where it
+    reads whether the server drains, and to the limits its connections share."""
+    bound_limits, bound_flag, bound_admission = limits, drain_flag, admission
 
     class BoundGuardedHttpToolsProtocol(GuardedHttpToolsProtocol):
         limits = bound_limits
         drain_flag = bound_flag
+        admission = bound_admission
 
     return BoundGuardedHttpToolsProtocol
 

@@ -16,8 +16,11 @@ from uvicorn.server import ServerState
 
 from app.serving.deadlines import ConnectionLimits
 from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, protocol_class
+from tests.serving import harness
 
-LIMITS = ConnectionLimits(header_timeout=5, body_timeout=5, max_header_bytes=16_384)
+LIMITS = ConnectionLimits(
+    header_timeout=5, body_timeout=5, max_header_bytes=16_384, max_body_bytes=1 << 20
+)
 HEAD = b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n\r\n"
 
 
@@ -73,7 +76,7 @@ class Connection:
 
         config = uvicorn.Config(app, lifespan="off", log_config=None, proxy_headers=False)
         config.load()
-        protocol = protocol_class(LIMITS, flag)
+        protocol = protocol_class(LIMITS, flag, harness.admission())
         self.protocol: GuardedHttpToolsProtocol = protocol(
             config=config, server_state=ServerState(), app_state={}
         )
