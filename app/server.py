@@ -79,6 +79,9 @@ def build_server(settings: Settings) -> GracefulServer:
         ssl_context_factory=lambda _config, _default: context,
         http=protocol_class(limits, health, admission),
         ws="none",
+        # `Application.__call__` returns its route's coroutine rather than being one, which
+        # uvicorn's detection would take for ASGI 2.
+        interface="asgi3",
         lifespan="on",
         log_config=None,
         access_log=False,

@@ -476,7 +476,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             reason,
             extra={"fields": {"client": _peer(self.client), "reason": reason}},
         )
-        self.transport.close()
+        # Aborted, not closed: a TLS close waits up to 30 s for the peer's close_notify, and a
+        # client that opened connections to hold memory would not send it.
+        self.transport.abort()
 
     # --- drain and shutdown -----------------------------------------------------------------
 
