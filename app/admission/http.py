@@ -280,7 +280,13 @@ class AdmissionEndpoint:
                 extra_headers=[(b"retry-after", b"%d" % OVERLOAD_RETRY_SECONDS)],
             )
         except Exception:
+            # As in `__call__`: still an AdmissionReview, never uvicorn's plain 500.
             self.recorder.record_exception(self.spec.name, "")
+            decision = rsp.errored(
+                "internal-error",
+                st.internal_error("the webhook failed to answer this request; see its logs"),
+            )
+            await _send(send, 200, decision, None, None)
 
     async def _decide_before(self, request: AdmissionRequest, scope: Scope) -> rsp.Decision:
         """Decide in a worker thread; past the deadline, deny (fail closed) and move on.

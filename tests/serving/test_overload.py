@@ -32,7 +32,7 @@ from tests.serving.clients import (
     tls_context,
 )
 from tests.serving.conftest import StartServer
-from tests.support.reviews import project_config, review
+from tests.support.reviews import project_config, review, slow_to_decide_review
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.integration
@@ -213,23 +213,11 @@ def test_4000_idle_tls_connections_stay_within_the_charts_memory_limit(
 # --- capacity: a 429 denial, never a 5xx ------------------------------------------------------
 
 
-def slow_to_decide(uid: str) -> bytes:
-    """A valid ProjectConfig review that takes a few hundred milliseconds to decide."""
-    policies: list[dict[str, Any]] = []
-    for i in range(20_000):
-        if i % 2 == 0:
-            policies.append({"stageSelector": {"name": f"regex:^svc-{i}-[a-z0-9]+(-canary)?$"}})
-        else:
-            labels = {"app.kubernetes.io/name": f"svc-{i}", "tier": "backend"}
-            policies.append({"stageSelector": {"matchLabels": labels}})
-    return orjson.dumps(review(project_config(policies), uid=uid))
-
-
 def test_at_capacity_an_admission_request_is_denied_with_429_and_its_uid(
     start_server: StartServer, context: ssl.SSLContext, held: list[ssl.SSLSocket]
 ) -> None:
     server = start_server("--max-concurrency", "1")
-    big = slow_to_decide("big")
+    big = slow_to_decide_review("big")
     waiting = [open_tls(server.port, context) for _ in range(20)]
     held.extend(waiting)
     deciding = open_tls(server.port, context)
@@ -271,7 +259,7 @@ def test_the_deadline_counts_the_time_the_body_took_to_arrive(
     """A large review trickled in over 1.6 s with `?timeout=2s` is answered before 2 s from its
     headers: decided in the 0.2 s left, or denied at the deadline."""
     server = start_server()
-    body = slow_to_decide("trickled")
+    body = slow_to_decide_review("trickled")
     pieces = 16
     step = -(-len(body) // pieces)
     path = PROJECT_CONFIG_VALIDATE_PATH + "?timeout=2s"
