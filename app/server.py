@@ -30,7 +30,8 @@ from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import ConnectionTable
 from app.serving.deadlines import ConnectionLimits
-from app.serving.uvicorn_seam import Admission, GracefulServer, protocol_class
+from app.serving.uvicorn_seam import Admission, protocol_class
+from app.serving.uvicorn_server import GracefulServer
 from app.tls.reloader import PairFile, PairFileError
 
 
