@@ -32,6 +32,15 @@ ENV_PREFIX: Final = "KRW_"
 # the object and the old object plus the envelope. controller-runtime settled on 7 MiB for the
 # same reasons (pkg/webhook/admission/http.go); larger bodies are refused with 413.
 DEFAULT_MAX_BODY_BYTES: Final = 7 * 1024 * 1024
+# Sized to the chart's 256Mi memory limit (the server itself takes about 75 MiB): bodies still
+# arriving and bodies being decided are each held to 16 MiB, two reviews of the largest size, so
+# raw bodies never take more than 32 MiB, and what decoding and answering them takes fits beside.
+DEFAULT_MAX_BODY_BYTES_IN_FLIGHT: Final = 16 * 1024 * 1024
+# An idle TLS connection costs about 50 kB: 1,024 of them about 50 MiB. An API server holds one
+# connection per call in flight and keeps some idle; 256 from one address leave room for the
+# busiest, while one client alone can take only a quarter of the server.
+DEFAULT_MAX_CONNECTIONS: Final = 1024
+DEFAULT_MAX_CONNECTIONS_PER_CLIENT: Final = 256
 
 
 class ConfigError(Exception):
@@ -201,8 +210,29 @@ class Settings(BaseModel):
     ] = 64 * 1024
     max_concurrency: Annotated[
         int,
-        Opt("admission requests handled at once; more get a fast 503", _int_range(1, 100_000)),
+        Opt(
+            "requests decided at once (counted from a complete body); more get a 429 denial",
+            _int_range(1, 100_000),
+        ),
     ] = 256
+    max_body_bytes_in_flight: Annotated[
+        int,
+        Opt(
+            "body bytes still arriving, and body bytes being decided, each at most this",
+            _int_range(64 * 1024, 4 * 1024 * 1024 * 1024),
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES_IN_FLIGHT
+    max_connections: Annotated[
+        int,
+        Opt("open connections; past this an idle or slow one is closed", _int_range(1, 1_000_000)),
+    ] = DEFAULT_MAX_CONNECTIONS
+    max_connections_per_client: Annotated[
+        int,
+        Opt(
+            "open connections from one address; past this one of its own is closed",
+            _int_range(1, 1_000_000),
+        ),
+    ] = DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 
 
 @dataclass(frozen=True, slots=True)

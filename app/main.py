@@ -71,7 +71,7 @@ class Application:
 
     __slots__ = ("endpoints", "fallback")
 
-    def __init__(self, endpoints: Mapping[str, ASGIApp], fallback: ASGIApp) -> None:
+    def __init__(self, endpoints: Mapping[str, AdmissionEndpoint], fallback: ASGIApp) -> None:
         self.endpoints = dict(endpoints)
         self.fallback = fallback
 
@@ -81,6 +81,28 @@ class Application:
             if endpoint is not None:
                 return endpoint(scope, receive, send)
         return self.fallback(scope, receive, send)
+
+    def overloaded(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """What answers a request that found the server at capacity (the transport calls it
+        instead of the application): an admission path denies with code 429 and its uid; any
+        other path gets a plain 429. Never a 5xx: `failurePolicy: Ignore` would admit it."""
+        endpoint = self.endpoints.get(scope["path"])
+        if endpoint is not None:
+            return endpoint.refuse_overloaded(scope, receive, send)
+        return _plain_overloaded(send)
+
+
+_OVERLOADED_BODY = b"overloaded: too many requests in flight, retry"
+
+
+async def _plain_overloaded(send: Send) -> None:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(_OVERLOADED_BODY)),
+        (b"retry-after", b"1"),
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": _OVERLOADED_BODY})
 
 
 @dataclass(slots=True)

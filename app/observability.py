@@ -25,6 +25,7 @@ from prometheus_client.samples import Sample
 
 from app.admission.responses import Decision
 from app.admission.review import AdmissionRequest
+from app.serving import body_budget, connections
 
 # Finer than the API server's own webhook latency buckets (5 ms, 25 ms, 100 ms, ...) below 5 ms,
 # where a healthy webhook's answers fall, so a regression from 0.5 ms to 3 ms is visible.
@@ -48,6 +49,13 @@ LATENCY_BUCKETS: Final = (
 )
 
 LOGGER_NAME: Final = "kargo_rollback_webhook"
+
+# The `reason` label of `krw_connections_closed_total`: the limit the closed connection was over.
+CONNECTION_CLOSE_REASONS: Final = (
+    connections.REASON_TOTAL,
+    connections.REASON_PER_CLIENT,
+    body_budget.REASON,
+)
 
 
 def package_version() -> str:
@@ -92,9 +100,18 @@ class Observability:
         )
         self.overload = Counter(
             "krw_overload_rejections",
-            "Requests answered 503 because the concurrency limit was reached.",
+            "Requests answered 429 because no decision slot was free.",
             registry=r,
         )
+        self.connections_closed = Counter(
+            "krw_connections_closed",
+            "Connections the server closed to stay within a limit, by limit.",
+            ["reason"],
+            registry=r,
+        )
+        # Every reason from the start, at 0, so that rates and alerts need no absent() guard.
+        for reason in CONNECTION_CLOSE_REASONS:
+            self.connections_closed.labels(reason)
         build = Gauge(
             "krw_build_info",
             "Build information; the value is always 1.",

@@ -6,8 +6,9 @@ The layers a request passes, outermost first:
    HTTP/1.1 only, TLS 1.2+ (or 1.3+), optionally client certificates.
 2. The connection (`serving.uvicorn_seam`): header and body deadlines, a head size limit, keep-alive
    for idle connections, and after SIGTERM `Connection: close` on every answer.
-3. `ConcurrencyLimit`: a fast 503 past `max_concurrency` requests in flight;
-4. the application from `create_app`: admission paths straight to their endpoint, the rest
+   It also holds the limits connections share: the connection table, the budget of body bytes
+   still arriving, and the decision slots (past them, `Application.overloaded` answers 429).
+3. the application from `create_app`: admission paths straight to their endpoint, the rest
    (health, readiness, metrics) to FastAPI.
 """
 
@@ -20,13 +21,17 @@ from typing import Final
 
 import uvicorn
 
+from app.admission.http import ARRIVAL_KEY
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability, configure_logging
+from app.serving.body_budget import BodyBudget
 from app.serving.certificates import ServedCertificate
-from app.serving.concurrency import ConcurrencyLimit
+from app.serving.concurrency import DecisionSlots
+from app.serving.connections import ConnectionTable
 from app.serving.deadlines import ConnectionLimits
-from app.serving.uvicorn_seam import GracefulServer, protocol_class
+from app.serving.uvicorn_seam import Admission, protocol_class
+from app.serving.uvicorn_server import GracefulServer
 from app.tls.reloader import PairFile, PairFileError
 
 
@@ -39,8 +44,24 @@ def build_server(settings: Settings) -> GracefulServer:
 
     health = Health(checks=[certificate.expiry_problem])
     app = create_app(settings, observability=observability, health=health)
-    asgi = ConcurrencyLimit(
-        app, limit=settings.max_concurrency, on_reject=observability.overload.inc
+    evicted = observability.connections_closed
+    admission = Admission(
+        connections=ConnectionTable(
+            max_total=settings.max_connections,
+            max_per_client=settings.max_connections_per_client,
+            on_evict=lambda reason: evicted.labels(reason).inc(),
+        ),
+        bodies=BodyBudget(
+            limit=settings.max_body_bytes_in_flight,
+            on_evict=lambda reason: evicted.labels(reason).inc(),
+        ),
+        slots=DecisionSlots(
+            limit=settings.max_concurrency,
+            byte_limit=settings.max_body_bytes_in_flight,
+            on_reject=observability.overload.inc,
+        ),
+        overloaded=app.overloaded,
+        arrival_key=ARRIVAL_KEY,
     )
 
     context = certificate.reloader.context
@@ -48,16 +69,20 @@ def build_server(settings: Settings) -> GracefulServer:
         header_timeout=settings.header_timeout,
         body_timeout=settings.body_timeout,
         max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
     )
     config = uvicorn.Config(
-        asgi,
+        app,
         host=settings.host,
         port=settings.port,
         # uvicorn calls this once, in Config.load(); the context never changes, the certificate
         # it serves does (no ssl_certfile: uvicorn would build a context of its own).
         ssl_context_factory=lambda _config, _default: context,
-        http=protocol_class(limits, health),
+        http=protocol_class(limits, health, admission),
         ws="none",
+        # `Application.__call__` returns its route's coroutine rather than being one, which
+        # uvicorn's detection would take for ASGI 2.
+        interface="asgi3",
         lifespan="on",
         log_config=None,
         access_log=False,

@@ -9,7 +9,7 @@ import pytest
 
 from app import server as server_module
 from app.config import Settings
-from app.serving.uvicorn_seam import GracefulServer
+from app.serving.uvicorn_server import GracefulServer
 
 
 def test_serve_freezes_the_start_up_heap_before_serving(

@@ -9,8 +9,13 @@ the write path of every promotion.
 Every failure still becomes an AdmissionReview: with the request's uid when it could be read
 (HTTP 200, `allowed: false`), otherwise HTTP 4xx with a review whose uid is empty. This endpoint
 never sends a 5xx: the API server would treat it as a call failure and apply `failurePolicy`,
-which may be `Ignore`; an answer that says "denied" cannot fail open. (The concurrency limit in
-front of it does answer 503 when it is full; see `app.serving.concurrency`.)
+which may be `Ignore`; an answer that says "denied" cannot fail open. When the server has no
+decision slot free, the transport hands the request to `refuse_overloaded` instead of the
+endpoint itself: a denial with code 429 that asks the client to retry, with the request's uid.
+
+A request has one deadline, the API server's `?timeout=` less a margin, counted from the moment
+its headers arrived (the transport puts that loop time into the scope under `ARRIVAL_KEY`): the
+time its body took to arrive is spent from the same budget as its decision.
 """
 
 from __future__ import annotations
@@ -77,6 +82,12 @@ _MARGIN_MAX: Final = 0.5
 # Bodies up to this size are decided inline on the event loop (well under a millisecond);
 # larger ones in a worker thread, so that the deadline can still answer while they run.
 DEFAULT_OFFLOAD_BYTES: Final = 64 * 1024
+
+# The scope key under which the transport records when the request's headers were complete
+# (event-loop time); absent (in-process tests, other servers) the deadline counts from the call.
+ARRIVAL_KEY: Final = "kargo_rollback_webhook.arrived"
+# What an overloaded server asks the API server's client to wait before retrying.
+OVERLOAD_RETRY_SECONDS: Final = 1
 
 _TIMEOUT_PATTERN: Final = re.compile(rb"(?:^|&)timeout=(\d+(?:\.\d+)?)(ms|s|m)(?:&|$)")
 _UNIT_SECONDS: Final = {b"ms": 0.001, b"s": 1.0, b"m": 60.0}
@@ -219,13 +230,63 @@ class AdmissionEndpoint:
 
     @staticmethod
     def _deadline(scope: Scope) -> float:
-        """When the answer is due (loop time): the API server's `?timeout=` less a margin.
+        """When the answer is due (loop time): the API server's `?timeout=` less a margin,
+        from the moment the headers arrived (module docstring).
 
         Computed only for what can wait (a body in parts, an offloaded decision); an inline
         decision of a body that came whole takes well under a millisecond.
         """
         timeout = request_timeout(scope.get("query_string", b""))
-        return asyncio.get_running_loop().time() + answer_budget(timeout)
+        arrived = scope.get(ARRIVAL_KEY)
+        if arrived is None:
+            arrived = asyncio.get_running_loop().time()
+        return float(arrived) + answer_budget(timeout)
+
+    async def refuse_overloaded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Deny a request that found the server at capacity: 429 and a retry, with its uid.
+
+        The body is complete when this runs; it is decoded only for the uid and version, since
+        an answer without them is a failed call to the API server, which `failurePolicy:
+        Ignore` turns into an admission. Counted by the transport
+        (`krw_overload_rejections_total`), not logged one by one: an overload is a flood.
+        """
+        try:
+            body = b""
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client is gone
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    break
+            try:
+                request = decode_review(body)
+            except ReviewError as exc:
+                uid, api_version = exc.uid, exc.api_version
+            else:
+                uid, api_version = request.uid, request.api_version
+            decision = rsp.errored(
+                "overloaded",
+                st.too_many_requests(
+                    "the webhook is at capacity; retry the request", OVERLOAD_RETRY_SECONDS
+                ),
+            )
+            await _send(
+                send,
+                200 if uid else 429,
+                decision,
+                api_version,
+                uid,
+                extra_headers=[(b"retry-after", b"%d" % OVERLOAD_RETRY_SECONDS)],
+            )
+        except Exception:
+            # As in `__call__`: still an AdmissionReview, never uvicorn's plain 500.
+            self.recorder.record_exception(self.spec.name, "")
+            decision = rsp.errored(
+                "internal-error",
+                st.internal_error("the webhook failed to answer this request; see its logs"),
+            )
+            await _send(send, 200, decision, None, None)
 
     async def _decide_before(self, request: AdmissionRequest, scope: Scope) -> rsp.Decision:
         """Decide in a worker thread; past the deadline, deny (fail closed) and move on.

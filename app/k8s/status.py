@@ -86,3 +86,8 @@ def timeout(message: str) -> Status:
 
 def too_large(message: str) -> Status:
     return _status(413, "RequestEntityTooLarge", message)
+
+
+def too_many_requests(message: str, retry_after_seconds: int) -> Status:
+    """429, as apimachinery's `NewTooManyRequests`: the client is told when to retry."""
+    return _status(429, "TooManyRequests", message, {"retryAfterSeconds": retry_after_seconds})

@@ -1,14 +1,18 @@
-"""A cap on requests in flight that answers a fast 503 instead of queueing.
+"""Decision slots: how many requests, and how many of their body bytes, are decided at once.
 
-A webhook that queues under load answers late, and the API server gives up after its
-`timeoutSeconds` anyway, holding the user's write for that long; a 503 at once fails the call
-just as surely but fast, and tells the operator (`krw_overload_rejections_total`) to scale out.
+A request takes a slot only once its whole body has arrived (`uvicorn_seam` starts the
+application then, not at the headers), so clients that are slow to send cannot hold slots: the
+body budget (`body_budget`) and the connection limits (`connections`) deal with them by closing
+their connections. What a slot bounds is the work and memory of decisions under way: at most
+`limit` requests, and at most `byte_limit` bytes of their bodies (a request alone may always
+take a slot, whatever its size; `--max-body-bytes` bounds it). A request that finds no slot is
+answered at once by the overload application the server is given: an AdmissionReview that
+denies it with code 429 and asks the API server's client to retry, never a 5xx, which
+`failurePolicy: Ignore` would turn into an admission. A slot is given back when the answer has
+been written or the connection is gone.
 
-Requests are counted from the moment their headers are complete until their answer is sent,
-so a request whose body is still arriving counts (it holds a buffer and a task), and an idle
-keep-alive connection does not (uvicorn's own `limit_concurrency` counts connections, which
-would turn the API server's parked keep-alive connections into 503s). Probes and metrics are
-exempt: a loaded pod must not be restarted or lose its metrics because it is loaded.
+Probes and metrics are exempt: a loaded pod must not be restarted or lose its metrics because
+it is loaded.
 """
 
 from __future__ import annotations
@@ -16,53 +20,45 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 
-_BODY: Final = b"overloaded: too many requests in flight, retry"
-_HEADERS: Final = [
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", str(len(_BODY)).encode("ascii")),
-    (b"retry-after", b"1"),
-]
 
+class DecisionSlots:
+    """Requests being decided or answered: at most `limit`, with at most `byte_limit` body bytes."""
 
-class ConcurrencyLimit:
-    """ASGI middleware: at most `limit` requests in flight; the next one gets 503 at once."""
+    __slots__ = ("_byte_limit", "_bytes", "_in_flight", "_limit", "_on_reject")
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        limit: int,
-        on_reject: Callable[[], None],
-        exempt_paths: frozenset[str] = EXEMPT_PATHS,
-    ) -> None:
+    def __init__(self, *, limit: int, byte_limit: int, on_reject: Callable[[], None]) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        self._app = app
+        if byte_limit < 1:
+            raise ValueError(f"byte_limit must be at least 1, got {byte_limit}")
         self._limit = limit
+        self._byte_limit = byte_limit
         self._on_reject = on_reject
-        self._exempt_paths = exempt_paths
-        # Only touched on the event loop, between awaits: no lock needed.
+        # Only touched on the event loop: no lock needed.
         self._in_flight = 0
+        self._bytes = 0
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._exempt_paths:
-            await self._app(scope, receive, send)
-            return
-        if self._in_flight >= self._limit:
+    @property
+    def bytes_in_flight(self) -> int:
+        return self._bytes
+
+    def take(self, body_bytes: int) -> bool:
+        """Take a slot for a request whose body has `body_bytes`; False at capacity."""
+        if self._in_flight >= self._limit or (
+            self._in_flight > 0 and self._bytes + body_bytes > self._byte_limit
+        ):
             self._on_reject()
-            await send({"type": "http.response.start", "status": 503, "headers": _HEADERS})
-            await send({"type": "http.response.body", "body": _BODY})
-            return
+            return False
         self._in_flight += 1
-        try:
-            await self._app(scope, receive, send)
-        finally:
-            self._in_flight -= 1
+        self._bytes += body_bytes
+        return True
+
+    def give_back(self, body_bytes: int) -> None:
+        self._in_flight -= 1
+        self._bytes -= body_bytes

@@ -25,6 +25,9 @@ class ConnectionLimits:
     header_timeout: float
     body_timeout: float
     max_header_bytes: int
+    # Bodies are buffered whole before the application sees them; one over this is handed to
+    # the application at once, to be refused.
+    max_body_bytes: int
 
 
 class RequestClock:
@@ -61,8 +64,10 @@ class RequestClock:
     def head_begun(self) -> None:
         self._head_started = self._loop.time()
 
-    def body_begun(self) -> None:
-        self._body_started = self._loop.time()
+    def body_begun(self) -> float:
+        """The headers are complete: the body clock starts now (loop time, returned)."""
+        self._body_started = now = self._loop.time()
+        return now
 
     def body_complete(self) -> None:
         self._body_started = None

@@ -5,10 +5,26 @@ its `HttpToolsProtocol` and `Server` are subclassed here, and every private meth
 used is listed in `UVICORN_CONTRACT`; tests/serving/test_uvicorn_contract.py fails naming the
 symbol when a uvicorn release changes one. The jobs themselves are elsewhere and know nothing
 of uvicorn: `deadlines` (header and body clocks), `keepalive` (one timer per connection),
-`single_write` (a response's head waits for its body).
+`single_write` (a response's head waits for its body), `connections` (how many connections, and
+whom to close past that), `body_budget` (bytes of bodies still arriving) and `concurrency`
+(decision slots).
 
 The connection protocol, per connection:
 
+- the application starts only once the request's body is complete (uvicorn starts it at the
+  headers): until then the body is buffered here, counted against the body budget, and the
+  request holds no task and no decision slot. Two exceptions start it early, so that it can
+  refuse at once with its own 413: a declared `Content-Length` over `max_body_bytes`, and a body
+  that has grown past it. A client that sent `Expect: 100-continue` is told to continue here.
+- when the body is complete the request takes a decision slot (`DecisionSlots`); at capacity the
+  server's overload application answers instead (an AdmissionReview denial, code 429). Probes
+  and metrics take no slot.
+- the loop time at which the headers were complete is put into the scope under
+  `arrival_key`, so that the request's one deadline (the API server's `?timeout=`) counts the
+  time its body took to arrive.
+- the connection is entered in the `ConnectionTable` once its TLS handshake is done; it may be
+  closed to make room for another (`evict`), never while one of its requests is being decided
+  or answered.
 - a header deadline and a body deadline (`app.serving.deadlines`); on a body deadline, a request
   that has no answer yet gets 408, and the connection is closed.
 - a head size limit (`max_header_bytes`): the head is counted as raw bytes before the parser
@@ -19,53 +35,28 @@ The connection protocol, per connection:
   adds it when `keep_alive` is False) and the connection closes after it, so clients move to
   other pods while this one still answers.
 - no keep-alive after a response sent before its request's body was fully received (a 413 on
-  `Content-Length`, a 503 at the concurrency limit): the rest of that body would otherwise be
+  `Content-Length`): the rest of that body would otherwise be
   read and thrown away for as long as the client cares to send it. Go's server does the same.
 
-uvicorn's own `limit_concurrency` is not used: it counts idle keep-alive connections, so the API
-server's parked connections or a few slow clients would turn real requests into 503s (see
-`concurrency.py` for the limit that counts requests).
+uvicorn's own `limit_concurrency` is not used: it counts idle keep-alive connections and
+requests whose body is still arriving, so the API server's parked connections or a few slow
+clients would turn real requests into 503s (see `concurrency.py` for the limit that counts
+decisions).
 
-The server (`GracefulServer`) adds the drain and a bounded shutdown:
-
-The sequence on SIGTERM (or SIGINT):
-
-1. at once: `on_drain()` makes `/readyz` fail, and answers start carrying `Connection: close`
-   (the protocol reads the flag for requests that complete from now on, and each connection's
-   `drain()` runs for the requests already under way);
-2. for `drain_seconds`: everything is still served, new connections included, while the
-   endpoints controller takes the pod out of the Service and the API servers, whose connections
-   close after each answer, reconnect to other pods (the chart's preStop sleep, which delays
-   SIGTERM itself, serves the same purpose for clients that never reach this server's code);
-3. then the listener closes, idle keep-alive connections are closed, requests under way
-   (including those whose headers or body are still arriving) are answered, each on a
-   connection that then closes, for up to `shutdown_timeout`; what is left is cancelled, early
-   enough that the process is gone within `drain_seconds + shutdown_timeout` of the signal;
-4. the process exits 0.
-
-A second signal at any point ends it at once: in-flight requests are cancelled and the process
-exits with 128 + the signal number, as a shell reports a process killed by that signal.
-
-uvicorn's `Server` is subclassed at its documented-by-code seams: `handle_exit` (installed with
-`signal.signal`, so it runs on the main thread between bytecodes; it only sets attributes),
-`on_tick` (the main loop's 0.1 s heartbeat, where the drain deadline is checked), `startup` and
-`shutdown`. uvicorn itself would stop at the first signal and re-raise it after shutdown (making
-a clean exit look like a kill); neither happens here.
+The server itself (`GracefulServer`: drain, bounded shutdown, signals) is in `uvicorn_server`;
+its uvicorn names are listed in `UVICORN_CONTRACT` here too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import socket
-import time
-from collections.abc import Callable, Coroutine, Sequence
-from types import FrameType
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Protocol
 
 import httptools
-import uvicorn
+from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -74,6 +65,9 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
+from app.serving.body_budget import BodyBudget
+from app.serving.concurrency import EXEMPT_PATHS, DecisionSlots
+from app.serving.connections import RANK_ARRIVING, RANK_IDLE, RANK_UNUSED, ConnectionTable
 from app.serving.deadlines import ConnectionLimits, RequestClock
 from app.serving.keepalive import IdleTimer
 from app.serving.single_write import BodyFollows, HeadWithBody
@@ -81,7 +75,6 @@ from app.serving.single_write import BodyFollows, HeadWithBody
 # Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
 # transport does not import the layers above it.
 _log = logging.getLogger("kargo_rollback_webhook.connections")
-_lifecycle_log = logging.getLogger("kargo_rollback_webhook.lifecycle")
 
 # Every uvicorn name this module relies on beyond uvicorn's documented `Config` and `Server.run`:
 # methods overridden or called, attributes read or written. (class, name); checked by
@@ -92,6 +85,7 @@ UVICORN_CONTRACT: Final = (
     ("HttpToolsProtocol", "data_received"),
     ("HttpToolsProtocol", "on_message_begin"),
     ("HttpToolsProtocol", "on_headers_complete"),
+    ("HttpToolsProtocol", "on_body"),
     ("HttpToolsProtocol", "on_message_complete"),
     ("HttpToolsProtocol", "on_response_complete"),
     ("HttpToolsProtocol", "_unset_keepalive_if_required"),
@@ -118,6 +112,9 @@ UVICORN_CONTRACT: Final = (
     ("RequestResponseCycle", "chunked_encoding"),
     ("RequestResponseCycle", "expected_content_length"),
     ("RequestResponseCycle", "scope"),
+    ("RequestResponseCycle", "body"),
+    ("RequestResponseCycle", "more_body"),
+    ("RequestResponseCycle", "waiting_for_100_continue"),
     ("Server", "handle_exit"),
     ("Server", "on_tick"),
     ("Server", "startup"),
@@ -143,6 +140,23 @@ class DrainFlag(Protocol):
     def draining(self) -> bool: ...
 
 
+# The application type uvicorn calls (the scope and messages are typed dicts there).
+AsgiApp = ASGI3Application
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What every connection of one server shares: the limits that span connections."""
+
+    connections: ConnectionTable
+    bodies: BodyBudget
+    slots: DecisionSlots
+    # Answers a request that found no decision slot (an AdmissionReview denial with code 429).
+    overloaded: Callable[..., Awaitable[None]]
+    # The scope key that receives the loop time at which a request's headers were complete.
+    arrival_key: str
+
+
 def body_follows_of(cycle: RequestResponseCycle) -> BodyFollows:
     """For `HeadWithBody`: whether the answer under way has a body after its head. uvicorn has
     read its Content-Length or chunking by the time the head is written."""
@@ -157,14 +171,15 @@ def body_follows_of(cycle: RequestResponseCycle) -> BodyFollows:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with header/body deadlines and a head size limit.
+    """uvicorn's httptools protocol with deadlines, size limits, and the server's shared limits.
 
-    Use `protocol_class(limits)` to get a subclass bound to settings; uvicorn builds protocol
+    Use `protocol_class(...)` to get a subclass bound to settings; uvicorn builds protocol
     instances itself and passes only its own config.
     """
 
     limits: ClassVar[ConnectionLimits]
     drain_flag: ClassVar[DrainFlag]
+    admission: ClassVar[Admission]
 
     def __init__(
         self,
@@ -189,6 +204,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._client_keep_alive = True
         # Set by `shutdown`: answer what has started, then close.
         self._closing = False
+        # The request whose body is still arriving, and the application it will be given.
+        self._held: tuple[RequestResponseCycle, AsgiApp] | None = None
+        # Whether the held request's body is entered in the body budget; whether its declared
+        # length was checked against the limit.
+        self._in_budget = False
+        self._length_checked = False
+        # Body bytes of the request holding a decision slot on this connection; -1: none.
+        self._slot_bytes = -1
+        # Whether a request ever started on this connection (for `eviction_rank`).
+        self._used = False
+        self._client_key = ""
 
     # --- connection -------------------------------------------------------------------------
 
@@ -197,10 +223,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # uvicorn arms the keep-alive timer only after a response; a connection on which no
         # request ever arrives would otherwise stay open for good.
         self._idle.idle()
+        self._client_key = self.client[0] if self.client else ""
+        # May close an older connection, or this one when every other is busy.
+        self.admission.connections.add(self, self._client_key)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._clock.cancel()
         self._idle.cancel()
+        admission = self.admission
+        admission.connections.discard(self, self._client_key)
+        if self._in_budget:
+            self._in_budget = False
+            admission.bodies.release(self)
+        self._held = None
+        self._give_back_slot()
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
@@ -216,7 +252,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def on_response_complete(self) -> None:
-        # uvicorn's own, but for the keep-alive timer (above).
+        # uvicorn's own, but for the keep-alive timer (above) and the decision slot.
+        self._give_back_slot()
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
@@ -235,6 +272,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._consume(data)
         if not self.transport.is_closing():
             self._clock.after_read()
+            if self._held is not None:
+                self._body_still_arriving(*self._held)
 
     def _consume(self, data: bytes) -> None:
         limit = self.limits.max_header_bytes
@@ -289,9 +328,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._clock.stop_head_clock()
         self._reading_head = False
         previous = self.cycle
+        # Calls `_start_asgi_task`, which holds the request until its body is complete.
         super().on_headers_complete()
         if self.cycle is previous:  # an upgrade request; nothing was started
             return
+        self._length_checked = False
+        # An extra scope key, as ASGI allows; the typed dict does not list it.
+        self.scope[self.admission.arrival_key] = self._clock.body_begun()  # type: ignore[literal-required]
         # Until the body is complete a response must close the connection (module docstring);
         # `on_message_complete` restores what the client asked for if no response started yet.
         self._client_keep_alive = self.cycle.keep_alive and not self._closing
@@ -299,7 +342,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.cycle.transport = HeadWithBody(  # type: ignore[assignment]
             self.transport, body_follows_of(self.cycle)
         )
-        self._clock.body_begun()
+
+    def on_body(self, body: bytes) -> None:
+        held = self._held
+        if held is None or held[0] is not self.cycle:
+            # The application runs (or the request waits behind a pipelined one): uvicorn's
+            # flow control, which pauses reading until the application asks for more.
+            super().on_body(body)
+            return
+        # Nothing reads a held body before it is complete: it is bounded by the body limit and
+        # the body budget instead (`_body_still_arriving`).
+        held[0].body += body
 
     def on_message_complete(self) -> None:
         self._clock.body_complete()
@@ -309,6 +362,94 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if cycle is not None and not cycle.response_started and not self._closing:
             cycle.keep_alive = self._client_keep_alive and not self.drain_flag.draining
         super().on_message_complete()
+        held = self._held
+        if held is not None and held[0] is cycle:
+            self._held = None
+            if self._in_budget:
+                self._in_budget = False
+                self.admission.bodies.release(self)
+            self._launch(*held)
+
+    # --- starting the application (module docstring) ----------------------------------------
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
+        """uvicorn calls this at the headers (and for a pipelined request, after the answer
+        before it); the application starts once the body is complete."""
+        if cycle.more_body:
+            self._held = (cycle, app)
+        else:
+            self._launch(cycle, app)
+
+    def _launch(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
+        """Start the application on a complete request, in a decision slot if one is free."""
+        self._used = True
+        if cycle.scope["path"] not in EXEMPT_PATHS:
+            size = len(cycle.body)
+            if self.admission.slots.take(size):
+                self._slot_bytes = size
+            else:
+                app = self.admission.overloaded
+        super()._start_asgi_task(cycle, app)
+
+    def _body_still_arriving(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
+        """After a read that left the held request's body incomplete."""
+        size = len(cycle.body)
+        if size > self.limits.max_body_bytes or self._declared_too_large(cycle):
+            # Started now, without a slot: the application refuses it (413) from its headers or
+            # its first part, and the answer closes the connection (`on_headers_complete`).
+            self._held = None
+            if self._in_budget:
+                self._in_budget = False
+                self.admission.bodies.release(self)
+            self._used = True
+            super()._start_asgi_task(cycle, app)
+            return
+        if cycle.waiting_for_100_continue:
+            # uvicorn sends this when the application first asks for the body; here the body
+            # is what the application waits for.
+            cycle.waiting_for_100_continue = False
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._in_budget = True
+        self.admission.bodies.update(self, size)
+
+    def _declared_too_large(self, cycle: RequestResponseCycle) -> bool:
+        if self._length_checked:
+            return False
+        self._length_checked = True
+        for name, value in cycle.scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value) > self.limits.max_body_bytes
+                except ValueError:
+                    return False  # httptools refuses a malformed length before this
+        return False
+
+    def _give_back_slot(self) -> None:
+        if self._slot_bytes >= 0:
+            self.admission.slots.give_back(self._slot_bytes)
+            self._slot_bytes = -1
+
+    # --- eviction (app.serving.connections, app.serving.body_budget) ------------------------
+
+    def eviction_rank(self) -> int | None:
+        if self._slot_bytes >= 0 or self.pipeline:
+            return None
+        if self._held is not None or (self._reading_head and self._head_bytes > 0):
+            return RANK_ARRIVING
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            return None  # an application refusing a body over the limit
+        return RANK_IDLE if self._used else RANK_UNUSED
+
+    def evict(self, reason: str) -> None:
+        _log.debug(
+            "closing connection: %s",
+            reason,
+            extra={"fields": {"client": _peer(self.client), "reason": reason}},
+        )
+        # Aborted, not closed: a TLS close waits up to 30 s for the peer's close_notify, and a
+        # client that opened connections to hold memory would not send it.
+        self.transport.abort()
 
     # --- drain and shutdown -----------------------------------------------------------------
 
@@ -402,183 +543,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def protocol_class(
-    limits: ConnectionLimits, drain_flag: DrainFlag
+    limits: ConnectionLimits, drain_flag: DrainFlag, admission: Admission
 ) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits` and to
-    where it reads whether the server drains."""
-    bound_limits, bound_flag = limits, drain_flag
+    """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits`, to where it
+    reads whether the server drains, and to the limits its connections share."""
+    bound_limits, bound_flag, bound_admission = limits, drain_flag, admission
 
     class BoundGuardedHttpToolsProtocol(GuardedHttpToolsProtocol):
         limits = bound_limits
         drain_flag = bound_flag
+        admission = bound_admission
 
     return BoundGuardedHttpToolsProtocol
 
 
 def _peer(client: tuple[str, int] | None) -> str | None:
     return f"{client[0]}:{client[1]}" if client else None
-
-
-# --- the server --------------------------------------------------------------------------------
-
-BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
-
-# How often the shutdown checks whether the last connection closed.
-_POLL_SECONDS = 0.05
-# Kept back from the shutdown timeout for what follows it (cancelling what is left, the
-# application's shutdown, the interpreter's exit, ~0.1 s), so that the process is gone within
-# drain + timeout of the signal, the figure the chart's terminationGracePeriodSeconds adds up.
-_EXIT_RESERVE_SECONDS = 0.25
-
-
-class GracefulServer(uvicorn.Server):
-    """uvicorn's server with a drain before shutdown, a bounded shutdown and background tasks."""
-
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        *,
-        drain_seconds: float,
-        shutdown_timeout: float,
-        on_drain: Callable[[], None],
-        background: Sequence[BackgroundTask] = (),
-    ) -> None:
-        super().__init__(config)
-        self._drain_seconds = drain_seconds
-        self._shutdown_timeout = shutdown_timeout
-        self._on_drain = on_drain
-        self._background = tuple(background)
-        self._background_stop = asyncio.Event()
-        self._background_tasks: list[asyncio.Task[None]] = []
-        self._drain_signal: int | None = None
-        self._drain_started: float | None = None
-        self._drain_logged = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.forced_by: int | None = None
-        """The signal that ended the process at once, if one did."""
-
-    # --- signals ----------------------------------------------------------------------------
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._drain_started is None and not self.should_exit:
-            self._drain_signal = sig
-            self._drain_started = time.monotonic()
-            self._on_drain()
-            if self._loop is not None:
-                # A signal handler runs between any two bytecodes: the connections are changed
-                # from the event loop instead, before the next read is handled.
-                self._loop.call_soon_threadsafe(self._drain_connections)
-            return
-        self.forced_by = sig
-        self.force_exit = True
-        self.should_exit = True
-
-    async def on_tick(self, counter: int) -> bool:
-        if self._drain_started is not None and not self.should_exit:
-            if not self._drain_logged:
-                self._drain_logged = True
-                _lifecycle_log.info(
-                    "draining: readiness fails, answers close their connections",
-                    extra={
-                        "fields": {
-                            "signal": _signal_name(self._drain_signal),
-                            "drain_seconds": self._drain_seconds,
-                            "shutdown_timeout_seconds": self._shutdown_timeout,
-                        }
-                    },
-                )
-            if time.monotonic() - self._drain_started >= self._drain_seconds:
-                self.should_exit = True
-        return await super().on_tick(counter)
-
-    # --- start and stop ---------------------------------------------------------------------
-
-    def _drain_connections(self) -> None:
-        for connection in list(self.server_state.connections):
-            drain = getattr(connection, "drain", None)
-            if drain is not None:
-                drain()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._background_tasks = [
-                asyncio.create_task(task(self._background_stop)) for task in self._background
-            ]
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        connections = self.server_state.connections
-        _lifecycle_log.info(
-            "shutting down: listener closed, finishing requests in flight",
-            extra={
-                "fields": {
-                    "connections": len(connections),
-                    "requests": len(self.server_state.tasks),
-                    "timeout_seconds": self._shutdown_timeout,
-                    "forced": self.force_exit,
-                }
-            },
-        )
-        for server in self.servers:
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        # Idle connections close now; busy ones once their answer is sent.
-        for connection in list(connections):
-            connection.shutdown()
-
-        try:
-            await asyncio.wait_for(self._quiesce(), timeout=self._finish_budget())
-        except TimeoutError:
-            _lifecycle_log.error(
-                "shutdown timeout: cancelling requests still in flight",
-                extra={"fields": {"requests": len(self.server_state.tasks)}},
-            )
-            for task in self.server_state.tasks:
-                task.cancel(msg="shutdown timeout exceeded")
-
-        self._background_stop.set()
-        for task in self._background_tasks:
-            if self.force_exit:
-                task.cancel()
-        await asyncio.gather(*self._background_tasks, return_exceptions=True)
-
-        if not self.force_exit:
-            await self.lifespan.shutdown()
-
-    def _finish_budget(self) -> float:
-        """Seconds left for requests in flight: counted from the signal, not from this moment
-        (the drain ends on a 0.1 s tick), less what exiting takes."""
-        reserve = min(_EXIT_RESERVE_SECONDS, self._shutdown_timeout / 4)
-        if self._drain_started is None:
-            return max(self._shutdown_timeout - reserve, 0.0)
-        deadline = self._drain_started + self._drain_seconds + self._shutdown_timeout - reserve
-        return max(deadline - time.monotonic(), 0.0)
-
-    async def _quiesce(self) -> None:
-        """Return once no request is running or arriving (or on a forced exit).
-
-        A connection already closed from this side may still be listed while its TLS
-        close_notify exchange finishes (a client that never answers it holds it for up to 30 s);
-        its answer was sent, so it is not waited for.
-        """
-        state = self.server_state
-        while not self.force_exit and (
-            state.tasks or any(_open(connection) for connection in state.connections)
-        ):
-            await asyncio.sleep(_POLL_SECONDS)
-
-
-def _open(connection: object) -> bool:
-    transport = getattr(connection, "transport", None)
-    return transport is not None and not transport.is_closing()
-
-
-def _signal_name(sig: int | None) -> str | None:
-    if sig is None:
-        return None
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return str(sig)

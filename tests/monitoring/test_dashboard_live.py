@@ -1,11 +1,12 @@
 """Every panel of the shipped dashboard answers from a real Prometheus scraping a real server.
 
-A `kargo-rollback-webhook serve` process runs with a concurrency limit of 2, and a bounded load
+A `kargo-rollback-webhook serve` process runs with a concurrency limit of 1, and a bounded load
 sends it what a cluster would: Promotions from users carrying the rollback annotation (stripped
-and denied), ProjectConfigs good and bad, malformed bodies, and now and then two requests held
-half-sent so that the next ones are turned away at the limit. A Prometheus from .tools scrapes it
-over HTTPS once a second with the labels the chart's ServiceMonitor gives. Each panel's query, as
-Grafana would send it, is then evaluated through Prometheus' HTTP API and must return numbers.
+and denied), ProjectConfigs good and bad, malformed bodies, and now and then a large review that
+takes long to decide, so that the next request is denied at the limit (429). A Prometheus from
+.tools scrapes it over HTTPS once a second with the labels the chart's ServiceMonitor gives.
+Each panel's query, as Grafana would send it, is then evaluated through Prometheus' HTTP API and
+must return numbers.
 
 The API server panels read the API server's own metrics; no API server runs here, so their
 queries are only checked to be valid PromQL (marked in NEEDS_API_SERVER).
@@ -33,8 +34,8 @@ from app.kargo.constants import (
 )
 from tests.chart.helm import CHART_DIR, FULLNAME, NAMESPACE
 from tests.monitoring.prometheus import SCRAPE_INTERVAL_SECONDS, Prometheus, has_numbers
-from tests.serving.clients import head, open_tls, tls_context
-from tests.support.reviews import KEY, project_config, promotion, review
+from tests.serving.clients import head, open_tls, read_response, tls_context
+from tests.support.reviews import KEY, project_config, promotion, review, slow_to_decide_review
 from tests.support.server import ServerProcess, generate_certs
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,7 @@ VARIABLES = {
     "$__rate_interval": f"{5 * SCRAPE_INTERVAL_SECONDS}s",
 }
 LOAD_LIMIT_SECONDS = 45.0
+SLOW = slow_to_decide_review("slow")
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -101,22 +103,16 @@ class Load:
         client.post(PROMOTION_VALIDATE_PATH, content=clean, headers={"Content-Type": "text/plain"})
 
     def _overload(self, client: httpx.Client) -> None:
-        """Fill both slots with requests whose bodies have not arrived, ask once more (503),
-        then let the held requests finish."""
+        """Take the one slot with a review that takes long to decide, ask once more (429),
+        then read the long one's answer."""
         body = orjson.dumps(review(promotion({}), username="alice"))
         context = tls_context(self.server.ca_file)
-        with contextlib.ExitStack() as stack:
-            held = []
-            for _ in range(2):
-                tls = open_tls(self.server.port, context)
-                stack.callback(tls.close)
-                tls.sendall(head("POST", PROMOTION_MUTATE_PATH, content_length=len(body)))
-                held.append(tls)
-            time.sleep(0.05)  # both sets of headers read: the two slots are taken
+        with contextlib.closing(open_tls(self.server.port, context)) as tls:
+            path = PROJECT_CONFIG_VALIDATE_PATH + "?timeout=30s"
+            tls.sendall(head("POST", path, content_length=len(SLOW)) + SLOW)
+            time.sleep(0.05)  # its body is in: the slot is taken while it is decided
             client.post(PROMOTION_MUTATE_PATH, content=body, headers=JSON_HEADERS)
-            for tls in held:
-                tls.sendall(body)
-                tls.recv(65536)
+            read_response(tls)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +123,7 @@ def panel_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     directory = tmp_path_factory.mktemp("dashboard-live")
     certs = generate_certs(directory / "certs")
     server = ServerProcess(
-        certs=certs, log_path=directory / "server.log", args=["--max-concurrency", "2"]
+        certs=certs, log_path=directory / "server.log", args=["--max-concurrency", "1"]
     ).start()
     prometheus = Prometheus(
         directory=directory,

@@ -50,9 +50,14 @@ def tls_context(
     return context
 
 
-def open_tls(port: int, context: ssl.SSLContext, *, timeout: float = TIMEOUT) -> ssl.SSLSocket:
-    """A TLS connection to 127.0.0.1 with the handshake done (name checked against localhost)."""
-    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def open_tls(
+    port: int, context: ssl.SSLContext, *, timeout: float = TIMEOUT, source: str | None = None
+) -> ssl.SSLSocket:
+    """A TLS connection to 127.0.0.1 with the handshake done (name checked against localhost);
+    from the loopback address `source` (127.x.y.z) when given, to look like another client."""
+    raw = socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+    )
     try:
         return context.wrap_socket(raw, server_hostname="localhost")
     except BaseException:

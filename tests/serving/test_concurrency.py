@@ -1,132 +1,253 @@
-"""ConcurrencyLimit in process: requests in flight are counted, the one over gets 503 at once."""
+"""Decision slots, the body budget and the connection table, in process and in the protocol.
+
+The real server under slow, flooding and idle clients is tests/serving/test_overload.py; here
+each rule is set up exactly: when a request takes a slot, what answers at capacity, which
+connection is closed past a limit.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass, field
 
 import pytest
-from starlette.types import Message, Receive, Scope, Send
 
-from app.main import Application
-from app.serving.concurrency import ConcurrencyLimit
+from app.serving.body_budget import BodyBudget
+from app.serving.concurrency import DecisionSlots
+from app.serving.connections import (
+    RANK_ARRIVING,
+    RANK_IDLE,
+    RANK_UNUSED,
+    REASON_PER_CLIENT,
+    REASON_TOTAL,
+    ConnectionTable,
+)
+from tests.serving import harness
+from tests.serving.test_drain import HEAD, Connection, Flag, run
 
-
-class GatedApp:
-    """Answers 200 once `gate` is set; counts how many calls are inside."""
-
-    def __init__(self) -> None:
-        self.gate = asyncio.Event()
-        self.inside = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.inside += 1
-        try:
-            if scope["path"] == "/boom":
-                raise RuntimeError("boom")
-            if scope["path"].startswith("/mutate"):
-                await self.gate.wait()
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b"ok"})
-        finally:
-            self.inside -= 1
+# --- DecisionSlots -----------------------------------------------------------------------------
 
 
-async def call(app: Any, path: str) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app({"type": "http", "path": path, "method": "POST"}, receive, send)
-    return sent
-
-
-def status_of(messages: list[Message]) -> int:
-    status: int = messages[0]["status"]
-    return status
+def test_slots_are_bounded_by_count_and_by_bytes() -> None:
+    rejected: list[None] = []
+    slots = DecisionSlots(limit=2, byte_limit=100, on_reject=lambda: rejected.append(None))
+    assert slots.take(60)
+    assert not slots.take(41)  # 101 bytes: over the byte limit
+    assert slots.take(40)
+    assert not slots.take(0)  # over the count
+    assert len(rejected) == 2
+    slots.give_back(60)
+    slots.give_back(40)
+    assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
+    # A request alone always gets a slot, whatever its size.
+    assert slots.take(1000)
 
 
-def test_the_request_over_the_limit_gets_503_and_probes_pass() -> None:
-    async def scenario() -> None:
-        inner = GatedApp()
-        rejections: list[None] = []
-        limited = ConcurrencyLimit(inner, limit=2, on_reject=lambda: rejections.append(None))
-
-        held = [asyncio.create_task(call(limited, f"/mutate-{i}")) for i in range(2)]
-        await asyncio.sleep(0)
-        assert limited.in_flight == 2
-
-        refused = await asyncio.wait_for(call(limited, "/mutate-3"), timeout=1)
-        assert status_of(refused) == 503
-        headers = dict(refused[0]["headers"])
-        assert headers[b"retry-after"] == b"1"
-        assert len(rejections) == 1
-        for probe in ("/healthz", "/readyz", "/metrics"):
-            assert status_of(await asyncio.wait_for(call(limited, probe), timeout=1)) == 200
-
-        inner.gate.set()
-        assert [status_of(m) for m in await asyncio.gather(*held)] == [200, 200]
-        assert limited.in_flight == 0
-        assert status_of(await call(limited, "/mutate-4")) == 200
-        assert len(rejections) == 1
-
-    asyncio.run(scenario())
-
-
-def test_a_failing_request_frees_its_slot() -> None:
-    async def scenario() -> None:
-        limited = ConcurrencyLimit(GatedApp(), limit=1, on_reject=lambda: None)
-        with pytest.raises(RuntimeError):
-            await call(limited, "/boom")
-        assert limited.in_flight == 0
-
-    asyncio.run(scenario())
-
-
-def test_lifespan_passes_through() -> None:
-    seen: list[str] = []
-
-    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append(scope["type"])
-
-    async def scenario() -> None:
-        limited = ConcurrencyLimit(inner, limit=1, on_reject=lambda: None)
-
-        async def receive() -> Message:
-            return {"type": "lifespan.startup"}
-
-        async def send(message: Message) -> None:
-            pass
-
-        await limited({"type": "lifespan"}, receive, send)
-
-    asyncio.run(scenario())
-    assert seen == ["lifespan"]
-
-
-def test_the_limit_must_be_positive() -> None:
+@pytest.mark.parametrize(("limit", "byte_limit"), [(0, 1), (1, 0)])
+def test_slot_limits_must_be_positive(limit: int, byte_limit: int) -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        ConcurrencyLimit(GatedApp(), limit=0, on_reject=lambda: None)
+        DecisionSlots(limit=limit, byte_limit=byte_limit, on_reject=lambda: None)
 
 
-def test_routed_paths_go_to_their_own_app_and_count_against_the_limit() -> None:
+# --- BodyBudget --------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Body:
+    evicted: list[str] = field(default_factory=list)
+
+    def evict(self, reason: str) -> None:
+        self.evicted.append(reason)
+
+
+def test_the_body_that_began_arriving_first_is_dropped_past_the_budget() -> None:
+    recorded: list[str] = []
+    budget = BodyBudget(limit=100, on_evict=recorded.append)
+    old, middle, young = Body(), Body(), Body()
+    budget.update(old, 40)
+    budget.update(middle, 40)
+    budget.update(old, 50)  # growing does not make it younger
+    assert budget.total == 90
+    budget.update(young, 30)
+    assert old.evicted == ["max-body-bytes-in-flight"]
+    assert not middle.evicted
+    assert not young.evicted
+    assert (budget.total, len(budget)) == (70, 2)
+    assert recorded == ["max-body-bytes-in-flight"]
+    budget.release(middle)
+    budget.release(middle)  # twice: the second is a no-op
+    assert budget.total == 30
+
+
+def test_one_body_alone_is_never_dropped_by_the_budget() -> None:
+    budget = BodyBudget(limit=10, on_evict=lambda _: None)
+    alone = Body()
+    budget.update(alone, 1000)
+    assert not alone.evicted
+
+
+# --- ConnectionTable ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Held:
+    rank: int | None
+    evicted: list[str] = field(default_factory=list)
+
+    def eviction_rank(self) -> int | None:
+        return self.rank
+
+    def evict(self, reason: str) -> None:
+        self.evicted.append(reason)
+
+
+def test_past_the_per_client_limit_the_clients_own_worst_connection_is_closed() -> None:
+    table = ConnectionTable(max_total=100, max_per_client=3, on_evict=lambda _: None)
+    busy, idle, slow = Held(None), Held(RANK_IDLE), Held(RANK_ARRIVING)
+    other = Held(RANK_ARRIVING)
+    table.add(other, "10.0.0.9")
+    for conn in (busy, idle, slow):
+        table.add(conn, "10.0.0.1")
+    newcomer = Held(RANK_UNUSED)
+    table.add(newcomer, "10.0.0.1")
+    assert slow.evicted == [REASON_PER_CLIENT]  # a slow sender goes first
+    assert [c.evicted for c in (busy, idle, newcomer, other)] == [[], [], [], []]
+    assert len(table) == 4
+    table.discard(slow, "10.0.0.1")  # its loss, reported later, changes nothing
+    assert len(table) == 4
+
+
+def test_past_the_total_the_biggest_client_pays_and_busy_connections_are_kept() -> None:
+    table = ConnectionTable(max_total=4, max_per_client=10, on_evict=lambda _: None)
+    api_server = [Held(RANK_IDLE), Held(None)]
+    flooder = [Held(RANK_IDLE), Held(RANK_UNUSED)]
+    for conn in api_server:
+        table.add(conn, "10.0.0.1")
+    for conn in flooder:
+        table.add(conn, "10.0.0.66")
+    table.add(Held(None), "10.0.0.66")
+    # The flooder holds the most; of its connections, the never-used one goes before the idle.
+    assert flooder[1].evicted == [REASON_TOTAL]
+    assert not any(conn.evicted for conn in api_server)
+
+
+def test_when_every_other_connection_is_busy_the_newcomer_is_closed() -> None:
+    table = ConnectionTable(max_total=2, max_per_client=2, on_evict=lambda _: None)
+    table.add(Held(None), "a")
+    table.add(Held(None), "a")
+    newcomer = Held(RANK_UNUSED)
+    table.add(newcomer, "a")
+    assert newcomer.evicted == [REASON_PER_CLIENT]
+    assert len(table) == 2
+
+
+# --- in the protocol ---------------------------------------------------------------------------
+
+
+def test_a_request_takes_a_slot_only_once_its_body_is_complete() -> None:
     async def scenario() -> None:
-        app, endpoint = GatedApp(), GatedApp()
-        # As `serve` composes them: the limit in front of the application's dispatch.
-        limited = ConcurrencyLimit(
-            Application({"/mutate-x": endpoint}, app), limit=1, on_reject=lambda: None
-        )
-        held = asyncio.create_task(call(limited, "/mutate-x"))
+        conn = Connection(Flag(), harness.admission(slots=1))
+        slots = conn.protocol.admission.slots
+        conn.protocol.data_received(HEAD + b"{")
         await asyncio.sleep(0)
-        assert (endpoint.inside, app.inside) == (1, 0)
-        assert status_of(await call(limited, "/other")) == 503  # the routed call holds the slot
-        endpoint.gate.set()
-        assert status_of(await held) == 200
-        assert status_of(await call(limited, "/other")) == 200
-        assert (endpoint.inside, app.inside, limited.in_flight) == (0, 0, 0)
+        assert (conn.requests, slots.in_flight) == (0, 0)  # no task, no slot
+        assert conn.protocol.eviction_rank() == RANK_ARRIVING
+        conn.protocol.data_received(b"}")
+        await asyncio.sleep(0)
+        assert (conn.requests, slots.in_flight) == (1, 1)
+        assert conn.protocol.eviction_rank() is None  # being decided: never closed
+        assert (await conn.answered()).startswith(b"http/1.1 200")
+        assert slots.in_flight == 0
+        assert conn.protocol.eviction_rank() == RANK_IDLE
+        conn.close()
 
-    asyncio.run(scenario())
+    run(scenario())
+
+
+def test_at_capacity_the_overload_answer_replaces_the_application_and_probes_pass() -> None:
+    async def scenario() -> None:
+        rejected: list[None] = []
+        admission = harness.admission(slots=1, rejected=rejected)
+        first = Connection(Flag(), admission)
+        first.protocol.data_received(HEAD + b"{}")
+        await asyncio.sleep(0)
+        assert first.requests == 1
+
+        second = Connection(Flag(), admission)
+        second.protocol.data_received(HEAD + b"{}")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert second.requests == 0
+        assert bytes(second.transport.written).startswith(b"HTTP/1.1 429")
+        assert len(rejected) == 1
+
+        probe = Connection(Flag(), admission)
+        probe.protocol.data_received(b"GET /readyz HTTP/1.1\r\nhost: webhook\r\n\r\n")
+        assert (await probe.answered()).startswith(b"http/1.1 200")
+
+        assert (await first.answered()).startswith(b"http/1.1 200")
+        assert admission.slots.in_flight == 0
+        for conn in (first, second, probe):
+            conn.close()
+
+    run(scenario())
+
+
+def test_a_lost_connection_gives_its_slot_and_its_budget_back() -> None:
+    async def scenario() -> None:
+        admission = harness.admission()
+        decided, arriving = Connection(Flag(), admission), Connection(Flag(), admission)
+        decided.protocol.data_received(HEAD + b"{}")
+        arriving.protocol.data_received(HEAD + b"{")
+        await asyncio.sleep(0)
+        assert (admission.slots.in_flight, admission.bodies.total) == (1, 1)
+        assert len(admission.connections) == 2
+        decided.close()
+        arriving.close()
+        assert (admission.slots.in_flight, admission.bodies.total) == (0, 0)
+        assert len(admission.connections) == 0
+
+    run(scenario())
+
+
+def test_a_body_declared_over_the_limit_starts_the_application_at_once() -> None:
+    async def scenario() -> None:
+        conn = Connection(Flag(), harness.admission(), max_body_bytes=1000)
+        conn.protocol.data_received(
+            b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 5000\r\n\r\n{"
+        )
+        await asyncio.sleep(0)
+        assert conn.started == 1  # to refuse it from its headers
+        assert conn.protocol.admission.slots.in_flight == 0
+        conn.close()
+
+    run(scenario())
+
+
+def test_expect_100_continue_is_answered_while_the_body_is_awaited() -> None:
+    async def scenario() -> None:
+        conn = Connection(Flag(), harness.admission())
+        conn.protocol.data_received(
+            b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n"
+            b"expect: 100-continue\r\n\r\n"
+        )
+        assert conn.transport.written == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.transport.written.clear()
+        conn.protocol.data_received(b"{}")
+        assert (await conn.answered()).startswith(b"http/1.1 200")
+        conn.close()
+
+    run(scenario())
+
+
+def test_the_arrival_time_is_in_the_scope() -> None:
+    async def scenario() -> None:
+        conn = Connection(Flag(), harness.admission())
+        before = asyncio.get_running_loop().time()
+        conn.protocol.data_received(HEAD + b"{}")
+        await asyncio.sleep(0)
+        assert conn.scopes[0][harness.ARRIVAL_KEY] >= before
+        await conn.answered()
+        conn.close()
+
+    run(scenario())

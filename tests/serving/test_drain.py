@@ -8,6 +8,7 @@ and on an idle connection.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 import uvicorn
@@ -15,9 +16,12 @@ from starlette.types import Message, Receive, Scope, Send
 from uvicorn.server import ServerState
 
 from app.serving.deadlines import ConnectionLimits
-from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, protocol_class
+from app.serving.uvicorn_seam import Admission, GuardedHttpToolsProtocol, protocol_class
+from tests.serving import harness
 
-LIMITS = ConnectionLimits(header_timeout=5, body_timeout=5, max_header_bytes=16_384)
+LIMITS = ConnectionLimits(
+    header_timeout=5, body_timeout=5, max_header_bytes=16_384, max_body_bytes=1 << 20
+)
 HEAD = b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n\r\n"
 
 
@@ -39,6 +43,9 @@ class Transport:
     def close(self) -> None:
         self.closed = True
 
+    def abort(self) -> None:
+        self.closed = True
+
     def is_closing(self) -> bool:
         return self.closed
 
@@ -57,11 +64,22 @@ class Transport:
 class Connection:
     """One protocol instance on a fake transport, serving an app that answers when released."""
 
-    def __init__(self, flag: Flag) -> None:
+    def __init__(
+        self,
+        flag: Flag,
+        admission: Admission | None = None,
+        *,
+        max_body_bytes: int = LIMITS.max_body_bytes,
+    ) -> None:
         self.release = asyncio.Event()
+        # Calls of the app, and of those the whole body was received.
+        self.started = 0
         self.requests = 0
+        self.scopes: list[Scope] = []
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            self.started += 1
+            self.scopes.append(scope)
             message: Message = {"more_body": True}
             while message.get("more_body", False):
                 message = await receive()
@@ -73,7 +91,8 @@ class Connection:
 
         config = uvicorn.Config(app, lifespan="off", log_config=None, proxy_headers=False)
         config.load()
-        protocol = protocol_class(LIMITS, flag)
+        limits = dataclasses.replace(LIMITS, max_body_bytes=max_body_bytes)
+        protocol = protocol_class(limits, flag, admission or harness.admission())
         self.protocol: GuardedHttpToolsProtocol = protocol(
             config=config, server_state=ServerState(), app_state={}
         )

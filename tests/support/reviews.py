@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
+
 CONTROLLER = "system:serviceaccount:kargo:kargo-controller"
 KEY = "kargo.akuity.io/rollback"
 
@@ -71,3 +73,16 @@ def review(
         "options": None,
     }
     return {"apiVersion": api_version, "kind": "AdmissionReview", "request": request}
+
+
+def slow_to_decide_review(uid: str, policies: int = 20_000) -> bytes:
+    """A valid ProjectConfig review (about 2.4 MB) that takes a few hundred milliseconds to
+    decode and decide: distinct regexes and label selectors, nothing cached."""
+    items: list[dict[str, Any]] = []
+    for i in range(policies):
+        if i % 2 == 0:
+            items.append({"stageSelector": {"name": f"regex:^svc-{i}-[a-z0-9]+(-canary)?$"}})
+        else:
+            labels = {"app.kubernetes.io/name": f"svc-{i}", "tier": "backend"}
+            items.append({"stageSelector": {"matchLabels": labels}})
+    return orjson.dumps(review(project_config(items), uid=uid))

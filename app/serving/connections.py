@@ -1,0 +1,112 @@
+"""How many connections the server holds, overall and per client, and whom to close past that.
+
+An idle TLS connection costs about 50 kB, so without a cap a client that opens connections and
+never uses them reaches the chart's memory limit (256Mi) at about 4,000. Refusing the newest
+connection would let that client lock the API server out; so the newcomer is admitted and an
+older connection is closed instead, chosen so that the abuser pays:
+
+- past `max_per_client` connections from one address, one of that client's own;
+- past `max_connections` in all, one of the client that holds the most connections.
+
+Within the chosen client, by rank (`HeldConnection.eviction_rank`): first a connection whose
+request head or body is still arriving (a slow client), then one that never carried a request,
+then one idle after an answer (the API server's parked keep-alive connections, which it may be
+about to reuse), oldest first within a rank. A connection whose request is being decided or
+answered is never closed: that would fail a call the API server made. Only when every candidate
+is busy is the newcomer itself closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, Protocol
+
+# Ranks of `HeldConnection.eviction_rank`, lowest closed first.
+RANK_ARRIVING: Final = 0
+RANK_UNUSED: Final = 1
+RANK_IDLE: Final = 2
+
+REASON_PER_CLIENT: Final = "max-connections-per-client"
+REASON_TOTAL: Final = "max-connections"
+
+
+class HeldConnection(Protocol):
+    """A connection as the table sees it (the uvicorn protocol in production)."""
+
+    def eviction_rank(self) -> int | None:
+        """`RANK_*`, or None while a request on it is being decided or answered."""
+        ...
+
+    def evict(self, reason: str) -> None:
+        """Close the connection, now."""
+        ...
+
+
+class ConnectionTable:
+    """The open connections by client address; closes one when a limit is passed."""
+
+    __slots__ = ("_clients", "_count", "_max_per_client", "_max_total", "_on_evict")
+
+    def __init__(
+        self, *, max_total: int, max_per_client: int, on_evict: Callable[[str], None]
+    ) -> None:
+        if max_total < 1 or max_per_client < 1:
+            raise ValueError("connection limits must be at least 1")
+        self._max_total = max_total
+        self._max_per_client = max_per_client
+        self._on_evict = on_evict
+        # Insertion-ordered: oldest connection first within each client.
+        self._clients: dict[str, dict[HeldConnection, None]] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def clients(self) -> int:
+        return len(self._clients)
+
+    def add(self, connection: HeldConnection, client: str) -> None:
+        """Count a new connection; past a limit, close one (maybe this one)."""
+        held = self._clients.get(client)
+        if held is None:
+            held = self._clients[client] = {}
+        held[connection] = None
+        self._count += 1
+        if len(held) > self._max_per_client:
+            self._evict_one(client, held, connection, REASON_PER_CLIENT)
+        if self._count > self._max_total:
+            biggest = max(self._clients, key=lambda name: len(self._clients[name]))
+            self._evict_one(biggest, self._clients[biggest], connection, REASON_TOTAL)
+
+    def discard(self, connection: HeldConnection, client: str) -> None:
+        """Forget a closed connection (a no-op if it was evicted, and so forgotten, already)."""
+        held = self._clients.get(client)
+        if held is None or connection not in held:
+            return
+        del held[connection]
+        self._count -= 1
+        if not held:
+            del self._clients[client]
+
+    def _evict_one(
+        self,
+        client: str,
+        held: dict[HeldConnection, None],
+        newcomer: HeldConnection,
+        reason: str,
+    ) -> None:
+        victim = newcomer
+        best: int | None = None
+        for connection in held:
+            if connection is newcomer:
+                continue
+            rank = connection.eviction_rank()
+            if rank is not None and (best is None or rank < best):
+                victim, best = connection, rank
+                if rank == RANK_ARRIVING:
+                    break
+        # Forgotten before it is closed: a TLS connection reports its loss only later, and the
+        # next newcomer must not count it (nor pick it) again.
+        self.discard(victim, client)
+        self._on_evict(reason)
+        victim.evict(reason)
