@@ -53,6 +53,10 @@ $(COMPILED): $(STAMP) setup.py $(APP_SOURCES) $(COMPILED_FORCE)
 		|| (cat $(VENV)/compile.log; exit 1)
 	@# build_ext copies an unchanged extension with its old time; it is current all the same.
 	find app -name '*.so' -exec touch {} +
+	@# An extension whose module was moved or removed would still import: remove it.
+	@for so in $$(find app -name '*.so' ! -name 'native__mypyc*'); do \
+		[ -f "$${so%%.cpython-*}.py" ] || rm -v "$$so"; \
+	done
 	@echo "compiled $$(find app -name '*.so' | wc -l) extension modules with mypyc (log: $(VENV)/compile.log)"
 	touch $(COMPILED)
 

@@ -1,4 +1,4 @@
-"""The uvicorn internals app/serving/uvicorn_seam.py relies on are still there and still behave.
+"""The uvicorn internals app/serving/uvicorn_seam/ relies on are still there and still behave.
 
 Each name in `UVICORN_CONTRACT` is checked on the installed uvicorn (methods on the class,
 attributes on a live connection, request cycle and server), so an upgrade that renames or drops
@@ -76,7 +76,7 @@ def test_every_internal_the_seam_uses_exists(owner: str, name: str) -> None:
     pattern = rf"self\.{re.escape(name)}\s*(:[^=\n]*)?="
     assigned = re.search(pattern, inspect.getsource(type(target))) is not None
     assert hasattr(target, name) or hasattr(type(target), name) or assigned, (
-        f"uvicorn's {owner}.{name} is gone or renamed: app/serving/uvicorn_seam.py relies on it"
+        f"uvicorn's {owner}.{name} is gone or renamed: app/serving/uvicorn_seam/ relies on it"
     )
 
 
@@ -109,7 +109,7 @@ def test_a_cycle_that_may_not_keep_alive_says_connection_close() -> None:
     head = asyncio.run(scenario()).split(b"\r\n\r\n", 1)[0]
     assert b"\r\nconnection: close" in head, (
         "uvicorn's RequestResponseCycle.send no longer adds `Connection: close` when keep_alive "
-        f"is False; the drain in app/serving/uvicorn_seam.py depends on it. Head: {head!r}"
+        f"is False; the drain in app/serving/uvicorn_seam/ depends on it. Head: {head!r}"
     )
 
 

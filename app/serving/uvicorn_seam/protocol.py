@@ -43,7 +43,7 @@ requests whose body is still arriving, so the API server's parked connections or
 clients would turn real requests into 503s (see `concurrency.py` for the limit that counts
 decisions).
 
-The server itself (`GracefulServer`: drain, bounded shutdown, signals) is in `uvicorn_server`;
+The server itself (`GracefulServer`: drain, bounded shutdown, signals) is in `server`;
 its uvicorn names are listed in `UVICORN_CONTRACT` here too.
 """
 
