@@ -2,7 +2,8 @@
 
 The rules (`app.kargo.projectconfig`) return every field error and warning; here they become
 one answer: allowed with the warnings, or denied with a 422 `Invalid` Status that carries one
-cause per error, as the API server's own validation would.
+cause per error, as the API server's own validation would (at most a hundred, then a cause that
+counts the rest; see `app.k8s.status`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) 
         return rsp.allowed("not-validated-operation")
     verdict = validate_project_config(req.obj, operation=req.operation, schema=schema)
     if not verdict.errors:
-        return rsp.allowed("valid", warnings=verdict.warnings)
+        return rsp.allowed("valid", warnings=verdict.warnings.render())
     metadata = req.obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     status = st.invalid(
@@ -33,4 +34,4 @@ def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) 
         name=name if isinstance(name, str) else req.name,
         errors=verdict.errors,
     )
-    return rsp.denied("invalid", status, warnings=verdict.warnings)
+    return rsp.denied("invalid", status, warnings=verdict.warnings.render())
