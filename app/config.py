@@ -28,10 +28,13 @@ TlsMinVersion = Literal["1.2", "1.3"]
 
 ENV_PREFIX: Final = "KRW_"
 
-# The API server caps a request body at 3 MiB and etcd an object at 1.5 MiB; a review carries
-# the object and the old object plus the envelope. controller-runtime settled on 7 MiB for the
-# same reasons (pkg/webhook/admission/http.go); larger bodies are refused with 413.
-DEFAULT_MAX_BODY_BYTES: Final = 7 * 1024 * 1024
+# etcd stores an object of at most 1.5 MiB (its default --max-request-bytes; custom resources are
+# stored as JSON, the encoding of a review), and an UPDATE's review carries the object and the
+# old object plus the envelope: 3.5 MiB holds every review of a write that etcd can accept.
+# Larger bodies are refused with 413. Not controller-runtime's 7 MiB, because of memory: decoded,
+# a body of tiny JSON values (`[{},{},...]`) takes up to 32 bytes per byte, so 3.5 MiB keeps the
+# worst review under 190 MiB of resident memory (the chart's limit is 256 MiB).
+DEFAULT_MAX_BODY_BYTES: Final = 3584 * 1024
 
 
 class ConfigError(Exception):

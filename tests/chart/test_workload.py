@@ -238,7 +238,7 @@ def test_server_settings_by_default() -> None:
         "KRW_CONTROLLER_USERNAME": "system:serviceaccount:kargo:kargo-controller",
         "KRW_ROLLBACK_ANNOTATION_MODE": "strip",
         "KRW_AUTOROLLBACK_SCHEMA": "any",
-        "KRW_MAX_BODY_BYTES": "7340032",
+        "KRW_MAX_BODY_BYTES": "3670016",
         "KRW_MAX_CONCURRENCY": "256",
         "KRW_LOG_LEVEL": "info",
         "KRW_DRAIN_SECONDS": "5",
