@@ -28,14 +28,21 @@ TlsMinVersion = Literal["1.2", "1.3"]
 
 ENV_PREFIX: Final = "KRW_"
 
-# The API server caps a request body at 3 MiB and etcd an object at 1.5 MiB; a review carries
-# the object and the old object plus the envelope. controller-runtime settled on 7 MiB for the
-# same reasons (pkg/webhook/admission/http.go); larger bodies are refused with 413.
-DEFAULT_MAX_BODY_BYTES: Final = 7 * 1024 * 1024
-# Sized to the chart's 256Mi memory limit (the server itself takes about 75 MiB): bodies still
-# arriving and bodies being decided are each held to 16 MiB, two reviews of the largest size, so
-# raw bodies never take more than 32 MiB, and what decoding and answering them takes fits beside.
+# etcd stores an object of at most 1.5 MiB (its default --max-request-bytes; custom resources are
+# stored as JSON, the encoding of a review), and an UPDATE's review carries the object and the
+# old object plus the envelope: 3.5 MiB holds every review of a write that etcd can accept.
+# Larger bodies are refused with 413. Not controller-runtime's 7 MiB, because of memory: decoded,
+# a body of tiny JSON values (`[{},{},...]`) takes up to 32 bytes per byte, so 3.5 MiB keeps the
+# worst review under 190 MiB of resident memory (the chart's limit is 256 MiB).
+DEFAULT_MAX_BODY_BYTES: Final = 3584 * 1024
+# Sized to the chart's 256Mi memory limit (the server itself takes about 75 MiB). Bodies still
+# arriving cost their raw bytes: 16 MiB holds four reviews of the largest size arriving at once.
 DEFAULT_MAX_BODY_BYTES_IN_FLIGHT: Final = 16 * 1024 * 1024
+# Bodies being decided cost far more than their bytes: decoded, a body of tiny JSON values takes
+# up to about 30 bytes per byte. 5 MiB of them stay under about 150 MiB beside the server's
+# 75 MiB: one review of the largest size and 1.5 MiB of others at once; a request alone is always
+# decided, whatever its size.
+DEFAULT_MAX_DECISION_BYTES: Final = 5 * 1024 * 1024
 # An idle TLS connection costs about 50 kB: 1,024 of them about 50 MiB. An API server holds one
 # connection per call in flight and keeps some idle; 256 from one address leave room for the
 # busiest, while one client alone can take only a quarter of the server.
@@ -218,10 +225,17 @@ class Settings(BaseModel):
     max_body_bytes_in_flight: Annotated[
         int,
         Opt(
-            "body bytes still arriving, and body bytes being decided, each at most this",
+            "body bytes still arriving; past this the oldest arriving body is dropped",
             _int_range(64 * 1024, 4 * 1024 * 1024 * 1024),
         ),
     ] = DEFAULT_MAX_BODY_BYTES_IN_FLIGHT
+    max_decision_bytes: Annotated[
+        int,
+        Opt(
+            "body bytes of requests decided at once (one request always may); more get a 429",
+            _int_range(64 * 1024, 4 * 1024 * 1024 * 1024),
+        ),
+    ] = DEFAULT_MAX_DECISION_BYTES
     max_connections: Annotated[
         int,
         Opt("open connections; past this an idle or slow one is closed", _int_range(1, 1_000_000)),

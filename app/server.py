@@ -58,7 +58,7 @@ def build_server(settings: Settings) -> GracefulServer:
         ),
         slots=DecisionSlots(
             limit=settings.max_concurrency,
-            byte_limit=settings.max_body_bytes_in_flight,
+            byte_limit=settings.max_decision_bytes,
             on_reject=observability.overload.inc,
         ),
         overloaded=app.overloaded,

@@ -97,7 +97,8 @@ _UNIT_SECONDS: Final = {b"ms": 0.001, b"s": 1.0, b"m": 60.0}
 def request_timeout(query_string: bytes) -> float:
     """The API server's `?timeout=10s` (a Go duration), clamped; the default when absent.
 
-    Cached: an API server sends the same query string on every call of a webhook.
+    Cached: an API server sends the same query string on every call of a webhook. The cache
+    holds at most 64 query strings of at most --max-header-bytes each: 4 MiB at the default.
     """
     match = _TIMEOUT_PATTERN.search(query_string)
     if match is None:
@@ -184,10 +185,10 @@ class AdmissionEndpoint:
 
             if len(body) <= self.offload_bytes:
                 decision = self.decide(request)
+                answer = rsp.encode_response(request.api_version, request.uid, decision)
             else:
-                decision = await self._decide_before(request, scope)
+                decision, answer = await self._decide_before(request, scope)
             self.recorder.record(self.spec.name, request, decision, time.perf_counter() - started)
-            answer = rsp.encode_response(request.api_version, request.uid, decision)
             await send(
                 {"type": "http.response.start", "status": 200, "headers": _json_headers(answer)}
             )
@@ -288,8 +289,11 @@ class AdmissionEndpoint:
             )
             await _send(send, 200, decision, None, None)
 
-    async def _decide_before(self, request: AdmissionRequest, scope: Scope) -> rsp.Decision:
-        """Decide in a worker thread; past the deadline, deny (fail closed) and move on.
+    async def _decide_before(
+        self, request: AdmissionRequest, scope: Scope
+    ) -> tuple[rsp.Decision, bytes]:
+        """Decide and encode the answer in a worker thread; past the deadline, deny (fail
+        closed) and move on. The answer of a large review is encoded there too, off the loop.
 
         Accepted: the worker finishes the abandoned decision in the background (a thread cannot
         be stopped); its result is discarded. The single worker bounds that waste to one
@@ -299,19 +303,28 @@ class AdmissionEndpoint:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"decide-{self.spec.name}")
         deadline = self._deadline(scope)
-        future = asyncio.get_running_loop().run_in_executor(self._executor, self.decide, request)
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._decide_and_encode, request
+        )
         try:
             async with asyncio.timeout_at(deadline):
                 return await future
         except TimeoutError:
             timeout = request_timeout(scope.get("query_string", b""))
-            return rsp.errored(
+            decision = rsp.errored(
                 "deadline-exceeded",
                 st.timeout(
                     f"no decision within the API server's timeout of {timeout:g}s; "
                     "the request is refused rather than admitted unchecked"
                 ),
             )
+            return decision, rsp.encode_response(request.api_version, request.uid, decision)
+
+    def _decide_and_encode(self, request: AdmissionRequest) -> tuple[rsp.Decision, bytes]:
+        # Encoding belongs with the decision: the answer to a large review, encoded on the
+        # loop, once held up every other request for up to a second.
+        decision = self.decide(request)
+        return decision, rsp.encode_response(request.api_version, request.uid, decision)
 
     def decide(self, request: AdmissionRequest) -> rsp.Decision:
         """Check the kind, then run the policy; an exception becomes a 500 denial, never a crash."""

@@ -15,9 +15,7 @@ import orjson
 from app.admission.patch import PatchOp
 from app.admission.review import API_VERSION_V1, REVIEW_KIND
 from app.k8s import status as st
-
-# The API server drops warnings longer than this; keep every warning under it.
-MAX_WARNING_CHARS = 120
+from app.k8s.warnings import MAX_WARNING_CHARS, MAX_WARNINGS, bound_warnings
 
 Outcome = Literal["allowed", "patched", "denied", "error"]
 
@@ -90,13 +88,6 @@ def errored(reason: str, status: st.Status) -> Decision:
     return Decision(False, reason, status=status, errored=True)
 
 
-def clip_warning(text: str) -> str:
-    """Keep a warning under the API server's limit, marking the cut."""
-    if len(text) < MAX_WARNING_CHARS:
-        return text
-    return text[: MAX_WARNING_CHARS - 4] + "..."
-
-
 def encode_response(api_version: str | None, uid: str, decision: Decision) -> bytes:
     """Serialise the AdmissionReview answer; `api_version` falls back to v1 when unknown."""
     response: dict[str, object] = {"uid": uid, "allowed": decision.allowed}
@@ -109,8 +100,9 @@ def encode_response(api_version: str | None, uid: str, decision: Decision) -> by
         ).decode()
     warnings = decision.warnings
     if warnings:
-        if max(map(len, warnings)) >= MAX_WARNING_CHARS:
-            warnings = [clip_warning(w) for w in warnings]
+        # Policies bound their warnings as they collect them; this holds whatever they did.
+        if len(warnings) > MAX_WARNINGS or max(map(len, warnings)) >= MAX_WARNING_CHARS:
+            warnings = bound_warnings(warnings)
         response["warnings"] = warnings
     if decision.audit:
         response["auditAnnotations"] = decision.audit

@@ -38,6 +38,7 @@ from app.commands.locations import at, child_node, item_node, node_at
 from app.commands.manifests import STDIN, Unreadable, documents, read_input
 from app.config import OPTIONS
 from app.k8s.field import ErrorType, FieldPath
+from app.k8s.status import OMITTED_ERRORS_REASON, omitted_errors_message
 from app.kargo.constants import (
     DEFAULT_CONTROLLER_USERNAME,
     GROUP,
@@ -340,7 +341,11 @@ class Checker:
             ):
                 continue  # left to kustomize or the GitOps tool; see the module docstring
             self._add("error", manifest, error.path, error.message, reason=error.type.reason)
-        for warning in verdict.warnings:
+        if verdict.errors.omitted:
+            # Validation keeps the first hundred errors and counts the rest, as in an answer.
+            message = omitted_errors_message(verdict.errors.omitted)
+            self._add("error", manifest, FieldPath(), message, reason=OMITTED_ERRORS_REASON)
+        for warning in verdict.warnings.render():
             self._add("warning", manifest, FieldPath(), warning)
 
     def _check_promotion(self, manifest: _Manifest) -> None:

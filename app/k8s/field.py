@@ -10,7 +10,7 @@ of YAML) walks the segments, and never parses `spec.x[0]` back out of a string.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, TypeAlias, final
 
@@ -19,6 +19,15 @@ import orjson
 # A bad value quoted in a message is cut at this many characters: a message must stay readable
 # and must not echo a megabyte of user input into logs and kubectl output.
 MAX_QUOTED_VALUE_CHARS = 256
+# A detail may quote user input too (Go's regexp errors quote the whole pattern, a name rule
+# quotes the name), and a path may hold a user's map key: each is cut at this many characters,
+# so one error renders to at most about 1.3k characters whatever it quotes.
+MAX_DETAIL_CHARS = 512
+MAX_FIELD_CHARS = 512
+# An answer reports at most this many errors; `ErrorList` keeps no more and counts the rest.
+# A body of 3-byte policies (`{},`) holds millions of them: kept, they took hundreds of MiB
+# and a 700 MB answer. A hundred is more than anyone fixes in one pass.
+MAX_REPORTED_ERRORS = 100
 
 # Any decoded JSON value. A module-level name: mypyc resolves class-body annotations in the
 # module's namespace, where the builtin `object` is not found.
@@ -169,6 +178,11 @@ _GO_ESCAPES = {
 }
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, the cut marked with "..." (so at most limit + 3)."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def render_value(value: object) -> str:
     """Render a bad value as apimachinery does: strings quoted, scalars bare, the rest as JSON."""
     if value is None:
@@ -176,9 +190,7 @@ def render_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        if len(value) > MAX_QUOTED_VALUE_CHARS:
-            value = value[:MAX_QUOTED_VALUE_CHARS] + "..."
-        return go_quote(value)
+        return go_quote(clip(value, MAX_QUOTED_VALUE_CHARS))
     if isinstance(value, int | float):
         return repr(value)
     try:
@@ -186,9 +198,7 @@ def render_value(value: object) -> str:
     except (TypeError, orjson.JSONEncodeError):
         # Nested too deeply for the encoder: say what it is rather than fail.
         text = f"<{type(value).__name__}>"
-    if len(text) > MAX_QUOTED_VALUE_CHARS:
-        text = text[:MAX_QUOTED_VALUE_CHARS] + "..."
-    return text
+    return clip(text, MAX_QUOTED_VALUE_CHARS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,17 +212,17 @@ class FieldError:
 
     @property
     def field(self) -> str:
-        """The path as apimachinery renders it (a cause's `field`)."""
-        return str(self.path)
+        """The path as apimachinery renders it (a cause's `field`), cut if a key made it long."""
+        return clip(str(self.path), MAX_FIELD_CHARS)
 
     @property
     def message(self) -> str:
-        """apimachinery's `ErrorBody`: `Invalid value: "x": detail`."""
+        """apimachinery's `ErrorBody`: `Invalid value: "x": detail`, the value and detail cut."""
         if self.type in _VALUELESS:
             body = self.type.label
         else:
             body = f"{self.type.label}: {render_value(self.bad_value)}"
-        return f"{body}: {self.detail}" if self.detail else body
+        return f"{body}: {clip(self.detail, MAX_DETAIL_CHARS)}" if self.detail else body
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -245,3 +255,45 @@ def type_invalid(path: FieldPath, value: object, expected: str) -> FieldError:
 
 def forbidden(path: FieldPath, detail: str) -> FieldError:
     return FieldError(ErrorType.FORBIDDEN, path, None, detail)
+
+
+@final
+class ErrorList:
+    """Field errors as a validation collects them: the first `limit` kept, the rest counted.
+
+    Validators append every error they find (collecting all before answering), but memory and
+    the answer stay bounded by `limit` whatever the object holds; `omitted` says how many
+    more there were, and the answer says so (`app.k8s.status`). Iterating yields the kept ones.
+    """
+
+    __slots__ = ("items", "limit", "omitted")
+
+    def __init__(self, limit: int = MAX_REPORTED_ERRORS) -> None:
+        self.items: list[FieldError] = []
+        self.limit = limit
+        self.omitted = 0
+
+    def append(self, error: FieldError) -> None:
+        if len(self.items) < self.limit:
+            self.items.append(error)
+        else:
+            self.omitted += 1
+
+    def extend(self, errors: Iterable[FieldError]) -> None:
+        for error in errors:
+            self.append(error)
+
+    @property
+    def total(self) -> int:
+        """Every error found, kept or not."""
+        return len(self.items) + self.omitted
+
+    def __iter__(self) -> Iterator[FieldError]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        """The errors kept (at most `limit`); `total` counts the others too."""
+        return len(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items) or self.omitted > 0

@@ -1,11 +1,21 @@
-"""Kubernetes `Status` objects for denials, built as apimachinery's `api/errors` builds them."""
+"""Kubernetes `Status` objects for denials, built as apimachinery's `api/errors` builds them.
+
+One difference, on purpose: a denial reports at most `MAX_REPORTED_ERRORS` errors, in its
+message and its causes, and a last cause says how many more there were. apimachinery reports
+every error, but its objects are bounded by etcd; a webhook answers whatever it is sent, and
+an answer that grows with the errors in the request grew to hundreds of megabytes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from app.k8s.field import FieldError
+from app.k8s.field import MAX_QUOTED_VALUE_CHARS, ErrorList, FieldError, clip
+
+# The `reason` of the last cause when errors were left out. Not one of apimachinery's
+# `CauseType`s (none fits); a client that knows only those reads it as an unknown cause.
+OMITTED_ERRORS_REASON = "TooManyErrors"
 
 Status = dict[str, Any]
 
@@ -25,35 +35,66 @@ def _status(code: int, reason: str, message: str, details: dict[str, Any] | None
     return status
 
 
-def aggregate_message(errors: Sequence[FieldError]) -> str:
-    """apimachinery's `ErrorList.ToAggregate().Error()`: one error bare, several in brackets."""
-    lines = list(dict.fromkeys(str(e) for e in errors))
+def _reported(errors: Iterable[FieldError]) -> ErrorList:
+    """The errors an answer reports: an `ErrorList` as it is, any other iterable bounded."""
+    if isinstance(errors, ErrorList):
+        return errors
+    bounded = ErrorList()
+    bounded.extend(errors)
+    return bounded
+
+
+def omitted_errors_message(count: int) -> str:
+    return f"{count} more error{'' if count == 1 else 's'} not shown"
+
+
+def aggregate_message(errors: Iterable[FieldError]) -> str:
+    """apimachinery's `ErrorList.ToAggregate().Error()`: one error bare, several in brackets.
+
+    At most `MAX_REPORTED_ERRORS` of them, then how many more there were.
+    """
+    reported = _reported(errors)
+    lines = list(dict.fromkeys(str(e) for e in reported))
+    if reported.omitted:
+        lines.append(omitted_errors_message(reported.omitted))
     if len(lines) == 1:
         return lines[0]
     return "[" + ", ".join(lines) + "]"
 
 
-def causes(errors: Sequence[FieldError]) -> list[dict[str, str]]:
-    return [{"reason": e.type.reason, "message": e.message, "field": e.field} for e in errors]
+def causes(errors: Iterable[FieldError]) -> list[dict[str, str]]:
+    """One cause per reported error; a last one says how many more there were, if any."""
+    reported = _reported(errors)
+    found = [{"reason": e.type.reason, "message": e.message, "field": e.field} for e in reported]
+    if reported.omitted:
+        # No `field`: apimachinery omits an empty one, and this cause is about no one field.
+        found.append(
+            {"reason": OMITTED_ERRORS_REASON, "message": omitted_errors_message(reported.omitted)}
+        )
+    return found
 
 
-def invalid(*, group: str, kind: str, name: str, errors: Sequence[FieldError]) -> Status:
-    """422 Invalid (`apierrors.NewInvalid`): one cause per field error."""
+def invalid(*, group: str, kind: str, name: str, errors: Iterable[FieldError]) -> Status:
+    """422 Invalid (`apierrors.NewInvalid`): one cause per reported field error."""
+    reported = _reported(errors)
     qualified = f"{kind}.{group}" if group else kind
-    message = f'{qualified} "{name}" is invalid: {aggregate_message(errors)}'
-    details = {"name": name, "group": group, "kind": kind, "causes": causes(errors)}
+    name = clip(name, MAX_QUOTED_VALUE_CHARS)  # from the request: any length
+    message = f'{qualified} "{name}" is invalid: {aggregate_message(reported)}'
+    details = {"name": name, "group": group, "kind": kind, "causes": causes(reported)}
     return _status(422, "Invalid", message, details)
 
 
 def forbidden(
-    *, group: str, resource: str, name: str, detail: str, errors: Sequence[FieldError] = ()
+    *, group: str, resource: str, name: str, detail: str, errors: Iterable[FieldError] = ()
 ) -> Status:
     """403 Forbidden (`apierrors.NewForbidden`)."""
     qualified = f"{resource}.{group}" if group else resource
+    name = clip(name, MAX_QUOTED_VALUE_CHARS)  # from the request: any length
     message = f'{qualified} "{name}" is forbidden: {detail}'
     details: dict[str, Any] = {"name": name, "group": group, "kind": resource}
-    if errors:
-        details["causes"] = causes(errors)
+    reported = _reported(errors)
+    if reported:
+        details["causes"] = causes(reported)
     return _status(403, "Forbidden", message, details)
 
 

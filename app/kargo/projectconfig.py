@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from app.k8s.field import (
-    FieldError,
+    ErrorList,
     FieldPath,
     duplicate,
     forbidden,
@@ -35,6 +35,7 @@ from app.k8s.field import (
 )
 from app.k8s.labels import validate_label_selector
 from app.k8s.names import DNS1123_SUBDOMAIN_FMT
+from app.k8s.warnings import WarningList
 from app.kargo.patterns import validate_name_selector
 
 AutoRollbackSchema = Literal["any", "seed", "upstream"]
@@ -43,10 +44,14 @@ Operation = Literal["CREATE", "UPDATE"]
 
 @dataclass(frozen=True, slots=True)
 class ProjectConfigVerdict:
-    """Every error found, and warnings to show the user even when the object is admitted."""
+    """Every error found, and warnings to show the user even when the object is admitted.
 
-    errors: list[FieldError]
-    warnings: list[str]  # each under 120 characters, as the API server asks of warnings
+    Both are bounded (`ErrorList`, `WarningList`): the first ones kept, the rest only counted,
+    so that a hostile object of millions of bad policies costs no memory for its errors.
+    """
+
+    errors: ErrorList
+    warnings: WarningList  # each under 120 characters, as the API server asks of warnings
 
 
 # The CRD's pattern for the deprecated `stage` field (a DNS-1123 subdomain without its length
@@ -89,8 +94,8 @@ def validate_project_config(
 
     The name rule applies on CREATE only, as in Kargo: an existing object keeps its name.
     """
-    errors: list[FieldError] = []
-    warnings: list[str] = []
+    errors = ErrorList()
+    warnings = WarningList()
     if not isinstance(obj, dict):
         errors.append(type_invalid(FieldPath(), obj, "object"))
         return ProjectConfigVerdict(errors, warnings)
@@ -117,7 +122,7 @@ def validate_project_config(
     return ProjectConfigVerdict(errors, warnings)
 
 
-def _validate_metadata(metadata: object, errors: list[FieldError]) -> None:
+def _validate_metadata(metadata: object, errors: ErrorList) -> None:
     """Kargo's rule: a ProjectConfig is named after its project, which is its namespace."""
     if metadata is None:
         metadata = {}
@@ -132,7 +137,7 @@ def _validate_metadata(metadata: object, errors: list[FieldError]) -> None:
         errors.append(invalid(name_path, name, detail))
 
 
-def _required_string(path: FieldPath, value: object, errors: list[FieldError]) -> str | None:
+def _required_string(path: FieldPath, value: object, errors: ErrorList) -> str | None:
     if value is None or value == "":
         errors.append(required(path))
         return None
@@ -145,8 +150,8 @@ def _required_string(path: FieldPath, value: object, errors: list[FieldError]) -
 def _validate_policies(
     policies: list[object],
     schema: AutoRollbackSchema,
-    errors: list[FieldError],
-    warnings: list[str],
+    errors: ErrorList,
+    warnings: WarningList,
 ) -> None:
     # Exact stage name -> index of its first policy. Duplicates are reported at the later policy
     # as soon as it is reached, so errors come out in policy order in a single pass.
@@ -182,14 +187,14 @@ def _validate_policies(
             _warn_about_selector(path, selector, auto_rollback is not None, warnings)
 
 
-def _validate_stage_name(path: FieldPath, stage: object, errors: list[FieldError]) -> None:
+def _validate_stage_name(path: FieldPath, stage: object, errors: ErrorList) -> None:
     if not isinstance(stage, str):
         errors.append(type_invalid(path, stage, "string"))
     elif _STAGE_NAME_RE.fullmatch(stage) is None:
         errors.append(invalid(path, stage, f"should match '{STAGE_NAME_PATTERN}'"))
 
 
-def _validate_stage_selector(path: FieldPath, selector: object, errors: list[FieldError]) -> None:
+def _validate_stage_selector(path: FieldPath, selector: object, errors: ErrorList) -> None:
     """A policy's or a promotion window's `stageSelector`: its name, then its labels."""
     if not isinstance(selector, dict):
         errors.append(type_invalid(path, selector, "object"))
@@ -206,7 +211,7 @@ def _validate_stage_selector(path: FieldPath, selector: object, errors: list[Fie
 
 
 def _validate_auto_rollback(
-    path: FieldPath, auto_rollback: object, schema: AutoRollbackSchema, errors: list[FieldError]
+    path: FieldPath, auto_rollback: object, schema: AutoRollbackSchema, errors: ErrorList
 ) -> None:
     if not isinstance(auto_rollback, dict):
         errors.append(type_invalid(path, auto_rollback, "object"))
@@ -239,7 +244,7 @@ def _validate_auto_rollback(
             _validate_phases(path.child(key), key, value, errors)
 
 
-def _validate_phases(path: FieldPath, key: str, phases: object, errors: list[FieldError]) -> None:
+def _validate_phases(path: FieldPath, key: str, phases: object, errors: ErrorList) -> None:
     """An upstream phase list: a set of at most two phases, with the CRD's CEL messages."""
     if not isinstance(phases, list):
         errors.append(type_invalid(path, phases, "array"))
@@ -262,7 +267,7 @@ def _validate_phases(path: FieldPath, key: str, phases: object, errors: list[Fie
 
 
 def _warn_about_selector(
-    path: FieldPath, selector: dict[str, object], auto_rollback: bool, warnings: list[str]
+    path: FieldPath, selector: dict[str, object], auto_rollback: bool, warnings: WarningList
 ) -> None:
     # Each text leaves room for a 12-digit index within the API server's 120 characters.
     name = selector.get("name")
@@ -278,7 +283,7 @@ def _warn_about_selector(
         )
 
 
-def _validate_window_selectors(windows: list[object], errors: list[FieldError]) -> None:
+def _validate_window_selectors(windows: list[object], errors: ErrorList) -> None:
     """A promotion window's selectors are ours; the rest of the window passes through."""
     for i, window in enumerate(windows):
         path = _WINDOWS.index(i)

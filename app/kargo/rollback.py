@@ -80,7 +80,7 @@ def not_a_rollback_warnings(change: AnnotationChange) -> list[str]:
     """For the controller: a value it set that Kargo will not read as a rollback."""
     new = change.new
     if change.changed and new is not ABSENT and new != ROLLBACK_ANNOTATION_TRUE:
-        shown = go_quote(new)[:40] if isinstance(new, str) else type(new).__name__
+        shown = go_quote(new[:40])[:40] if isinstance(new, str) else type(new).__name__
         return [
             f"{ROLLBACK_ANNOTATION}={shown} is not a rollback: Kargo reads only the exact value "
             '"true"'

@@ -2,7 +2,8 @@
 
 The rules (`app.kargo.projectconfig`) return every field error and warning; here they become
 one answer: allowed with the warnings, or denied with a 422 `Invalid` Status that carries one
-cause per error, as the API server's own validation would.
+cause per error, as the API server's own validation would (at most a hundred, then a cause that
+counts the rest; see `app.k8s.status`).
 
 On UPDATE the errors are ratcheted (`app.k8s.ratcheting`, as KEP-4008 does for custom
 resources): an error the old object already had, at an unchanged field, does not deny; it is
@@ -20,7 +21,7 @@ from typing import Final
 from app.admission import responses as rsp
 from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.k8s import status as st
-from app.k8s.field import FieldError
+from app.k8s.field import ErrorList, FieldError
 from app.k8s.ratcheting import ratchet, same_json
 from app.kargo.constants import GROUP, PROJECT_CONFIG_KIND, VERSION
 from app.kargo.projectconfig import AutoRollbackSchema, validate_project_config
@@ -46,25 +47,30 @@ def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) 
         return rsp.allowed("not-validated-operation")
     verdict = validate_project_config(req.obj, operation=req.operation, schema=schema)
     if not verdict.errors:
-        return rsp.allowed("valid", warnings=verdict.warnings)
-    errors = verdict.errors
-    warnings = verdict.warnings
+        return rsp.allowed("valid", warnings=verdict.warnings.render())
+    errors: ErrorList | list[FieldError] = verdict.errors
+    warnings = verdict.warnings.render()
     if req.operation == "UPDATE":
         if _being_deleted(req.obj) or _being_deleted(req.old_obj):
             # The API server keeps deletionTimestamp once set; either object shows it.
-            return _allowed_unenforced("being-deleted", errors, _DELETING, warnings)
+            return _allowed_unenforced("being-deleted", verdict.errors, _DELETING, warnings)
         if req.old_obj is not None and same_json(req.obj.get("spec"), req.old_obj.get("spec")):
             # On UPDATE the rules read nothing but the spec: an unchanged spec had exactly these
             # errors, at these unchanged values. Labels, annotations and finalizers change here
             # without validating the old object a second time.
-            return _allowed_unenforced("existing-errors", errors, _UNCHANGED, warnings)
-        old_verdict = validate_project_config(req.old_obj, operation="UPDATE", schema=schema)
-        split = ratchet(errors, old_verdict.errors, obj=req.obj, old_obj=req.old_obj)
-        if not split.enforced:
-            return _allowed_unenforced("existing-errors", split.kept, _UNCHANGED, warnings)
-        if split.kept:
-            warnings = warnings + _unenforced_warnings(split.kept, _UNCHANGED)
-        errors = split.enforced
+            return _allowed_unenforced("existing-errors", verdict.errors, _UNCHANGED, warnings)
+        if not verdict.errors.omitted:
+            # Past the error limit the errors left out cannot be compared with the old object's:
+            # then every error is enforced.
+            old_verdict = validate_project_config(req.old_obj, operation="UPDATE", schema=schema)
+            split = ratchet(
+                list(verdict.errors), list(old_verdict.errors), obj=req.obj, old_obj=req.old_obj
+            )
+            if not split.enforced:
+                return _allowed_unenforced("existing-errors", split.kept, _UNCHANGED, warnings)
+            if split.kept:
+                warnings = warnings + _unenforced_warnings(split.kept, _UNCHANGED)
+            errors = split.enforced
     metadata = req.obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     status = st.invalid(
@@ -82,21 +88,25 @@ def _being_deleted(obj: dict[str, object] | None) -> bool:
 
 
 def _allowed_unenforced(
-    reason: str, errors: list[FieldError], why: str, warnings: list[str]
+    reason: str, errors: ErrorList | list[FieldError], why: str, warnings: list[str]
 ) -> rsp.Decision:
     decision = rsp.allowed(reason, warnings=warnings + _unenforced_warnings(errors, why))
     decision.audit[AUDIT_KEY] = _audit_value(errors, why)
     return decision
 
 
-def _unenforced_warnings(errors: list[FieldError], why: str) -> list[str]:
-    shown = [f"{why}: {error}" for error in errors[:MAX_UNENFORCED_SHOWN]]
-    if len(errors) > MAX_UNENFORCED_SHOWN:
-        shown.append(f"{why}: {_errors(len(errors) - MAX_UNENFORCED_SHOWN, 'more ')}")
+def _total(errors: ErrorList | list[FieldError]) -> int:
+    return errors.total if isinstance(errors, ErrorList) else len(errors)
+
+
+def _unenforced_warnings(errors: ErrorList | list[FieldError], why: str) -> list[str]:
+    shown = [f"{why}: {error}" for error in list(errors)[:MAX_UNENFORCED_SHOWN]]
+    if _total(errors) > MAX_UNENFORCED_SHOWN:
+        shown.append(f"{why}: {_errors(_total(errors) - MAX_UNENFORCED_SHOWN, 'more ')}")
     return shown
 
 
-def _audit_value(errors: list[FieldError], why: str) -> str:
+def _audit_value(errors: ErrorList | list[FieldError], why: str) -> str:
     fields: list[str] = []
     listed_count = 0
     for error in errors:
@@ -106,9 +116,9 @@ def _audit_value(errors: list[FieldError], why: str) -> str:
                 break
             fields.append(field)
         listed_count += 1
-    more = len(errors) - listed_count
+    more = _total(errors) - listed_count
     listed = ", ".join(fields) + (f" and {_errors(more, 'more ')}" if more else "")
-    return f"{_errors(len(errors))} {why}: {listed}"
+    return f"{_errors(_total(errors))} {why}: {listed}"
 
 
 def _errors(count: int, more: str = "") -> str:

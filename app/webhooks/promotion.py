@@ -24,7 +24,7 @@ from app.admission import responses as rsp
 from app.admission.patch import PatchOp, add, pointer, remove, replace
 from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.k8s import status as st
-from app.k8s.field import FieldPath, forbidden, go_quote
+from app.k8s.field import MAX_QUOTED_VALUE_CHARS, FieldPath, clip, forbidden, go_quote
 from app.kargo.constants import (
     GROUP,
     PROMOTION_KIND,
@@ -56,6 +56,11 @@ _RESTORED_WARNING: Final = (
     f"annotation {ROLLBACK_ANNOTATION} restored to its previous value: "
     "only the Kargo controller may set it"
 )
+
+
+def _user(req: AdmissionRequest) -> str:
+    """The username for a message or an audit annotation: from the request, so of any length."""
+    return clip(req.username, MAX_QUOTED_VALUE_CHARS) if req.username else "<anonymous>"
 
 
 def _bad_object(exc: MalformedObject) -> rsp.Decision:
@@ -106,7 +111,7 @@ def mutate_promotion(
         action,
         [op],
         warnings=[warning],
-        audit={AUDIT_KEY: f"{action}: {assessed.verb} by {req.username or '<anonymous>'}"},
+        audit={AUDIT_KEY: f"{action}: {assessed.verb} by {_user(req)}"},
         guard_action=action,
     )
 
@@ -131,7 +136,8 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
         return assessed
     verb = assessed.verb
     detail = (
-        f"user {go_quote(req.username)} may not {verb} annotation {ROLLBACK_ANNOTATION}: "
+        f"user {go_quote(clip(req.username, MAX_QUOTED_VALUE_CHARS))} may not {verb} "
+        f"annotation {ROLLBACK_ANNOTATION}: "
         "only the Kargo controller may set, change or remove it"
     )
     error = forbidden(ANNOTATION_FIELD, detail)
@@ -140,6 +146,6 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
         st.forbidden(
             group=GROUP, resource=PROMOTION_RESOURCE, name=req.name, detail=detail, errors=[error]
         ),
-        audit={AUDIT_KEY: f"denied: {verb} by {req.username or '<anonymous>'}"},
+        audit={AUDIT_KEY: f"denied: {verb} by {_user(req)}"},
         guard_action="denied",
     )

@@ -27,6 +27,9 @@ from app.commands.check import (
     check_paths,
 )
 from app.commands.manifests import MAX_EXPANDED_VALUES
+from app.k8s.field import MAX_REPORTED_ERRORS
+from app.k8s.status import OMITTED_ERRORS_REASON
+from app.k8s.warnings import MAX_WARNINGS
 from app.kargo.projectconfig import validate_project_config
 from tests.support.reviews import CONTROLLER, KEY
 
@@ -563,6 +566,21 @@ def test_project_config_errors_are_the_webhooks(tmp_path: Path) -> None:
         (e.field, e.message, e.type.reason) for e in expected.errors
     ]
     assert [p.message for p in report.problems] != []
+
+
+def test_errors_past_the_hundredth_are_counted_in_one_problem(tmp_path: Path) -> None:
+    policies = "".join(f"    - stage: BAD{i}\n" for i in range(250))
+    report = check_text(project_config(policies=policies), tmp_path)
+    assert len(report.problems) == MAX_REPORTED_ERRORS + 1
+    assert report.problems[-1].message == "150 more errors not shown"
+    assert report.problems[-1].reason == OMITTED_ERRORS_REASON
+
+
+def test_warnings_past_the_twentieth_are_counted_in_one_warning(tmp_path: Path) -> None:
+    policies = "".join("    - stageSelector: {}\n" for _ in range(30))
+    report = check_text(project_config(policies=policies), tmp_path)
+    assert len(report.warnings) == MAX_WARNINGS
+    assert report.warnings[-1].message == "11 more warnings not shown"
 
 
 # --- output ---------------------------------------------------------------------------------

@@ -109,3 +109,76 @@ def test_invalid_status_aggregates_like_the_api_server() -> None:
         "message": 'Invalid value: "other": one',
         "field": "metadata.name",
     }
+
+
+def test_long_details_and_fields_are_cut() -> None:
+    # Go's regexp errors quote the whole pattern in the detail; a label key becomes a path step.
+    error = fp.invalid(P.key("k" * 100_000), "v", "error parsing regexp: `" + "x" * 100_000 + "`")
+    assert len(error.field) == fp.MAX_FIELD_CHARS + 3
+    assert error.field.endswith("kkk...")
+    assert len(error.message) < fp.MAX_DETAIL_CHARS + 30
+    assert error.message.endswith("xxx...")
+    assert len(str(error)) < fp.MAX_FIELD_CHARS + fp.MAX_DETAIL_CHARS + 40
+
+
+def test_short_details_are_whole() -> None:
+    detail = "d" * fp.MAX_DETAIL_CHARS
+    assert fp.invalid(P, "v", detail).message == f'Invalid value: "v": {detail}'
+
+
+def test_error_list_keeps_the_first_errors_and_counts_the_rest() -> None:
+    errors = fp.ErrorList(limit=3)
+    assert not errors
+    errors.extend(fp.invalid(P.index(i), "x", "bad") for i in range(10))
+    errors.append(fp.required(P))
+
+    assert [e.field for e in errors] == [f"{P}[0]", f"{P}[1]", f"{P}[2]"]
+    assert (len(errors), errors.omitted, errors.total) == (3, 8, 11)
+    assert errors
+
+
+def test_an_error_list_of_omitted_errors_only_is_still_true() -> None:
+    errors = fp.ErrorList(limit=0)
+    errors.append(fp.required(P))
+    assert errors
+    assert len(errors) == 0
+
+
+def test_a_denial_reports_at_most_the_limit_and_counts_the_rest() -> None:
+    errors = fp.ErrorList()
+    errors.extend(fp.invalid(P.index(i), "s", "dup") for i in range(100_000))
+
+    status = st.invalid(group="kargo.akuity.io", kind="ProjectConfig", name="p", errors=errors)
+
+    causes = status["details"]["causes"]
+    assert len(causes) == fp.MAX_REPORTED_ERRORS + 1
+    assert causes[-2]["field"] == f"{P}[{fp.MAX_REPORTED_ERRORS - 1}]"
+    assert causes[-1] == {
+        "reason": st.OMITTED_ERRORS_REASON,
+        "message": f"{100_000 - fp.MAX_REPORTED_ERRORS} more errors not shown",
+    }
+    assert status["message"].endswith(f"{100_000 - fp.MAX_REPORTED_ERRORS} more errors not shown]")
+    assert status["message"].count("Invalid value") == fp.MAX_REPORTED_ERRORS
+
+
+def test_a_plain_list_of_errors_is_bounded_too() -> None:
+    errors = [fp.invalid(P.index(i), "s", "dup") for i in range(150)]
+    status = st.invalid(group="", kind="ProjectConfig", name="p", errors=errors)
+    assert len(status["details"]["causes"]) == fp.MAX_REPORTED_ERRORS + 1
+    assert status["details"]["causes"][-1]["message"] == "50 more errors not shown"
+
+
+def test_one_omitted_error_is_singular() -> None:
+    errors = [fp.invalid(P.index(i), "s", "dup") for i in range(fp.MAX_REPORTED_ERRORS + 1)]
+    status = st.invalid(group="", kind="ProjectConfig", name="p", errors=errors)
+    assert status["details"]["causes"][-1]["message"] == "1 more error not shown"
+
+
+def test_a_long_name_is_cut_in_the_status() -> None:
+    name = "n" * 100_000
+    errors = [fp.required(P)]
+    invalid = st.invalid(group="g", kind="K", name=name, errors=errors)
+    forbidden = st.forbidden(group="g", resource="r", name=name, detail="no", errors=errors)
+    for status in (invalid, forbidden):
+        assert len(status["message"]) < 400
+        assert len(status["details"]["name"]) < 400

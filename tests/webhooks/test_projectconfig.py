@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 import pytest
 
-from app.admission.responses import MAX_WARNING_CHARS, clip_warning, encode_response
+from app.admission.responses import encode_response
 from app.admission.review import decode_review
 from app.k8s.ratcheting import ratchet
+from app.k8s.warnings import MAX_WARNING_CHARS, clip_warning
 from app.kargo.projectconfig import validate_project_config
 from app.webhooks.projectconfig import AUDIT_KEY, MAX_UNENFORCED_SHOWN, decide_project_config
 from tests.support.reviews import project_config, review
@@ -285,7 +286,7 @@ def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, An
     new = edited(old, add_label, refresh)
     errors = validate_project_config(new, operation="UPDATE", schema="any").errors
     old_errors = validate_project_config(old, operation="UPDATE", schema="any").errors
-    split = ratchet(errors, old_errors, obj=new, old_obj=old)
+    split = ratchet(list(errors), list(old_errors), obj=new, old_obj=old)
     assert errors
     assert split.enforced == []
     decision, answer = decide(Case(new, old))
