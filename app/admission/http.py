@@ -196,12 +196,17 @@ class AdmissionEndpoint:
         except Exception:
             # A fault of the transport code itself (the policy's are caught in `decide`). Nothing
             # has been sent yet unless sending failed, in which case the connection is gone.
-            self.recorder.record_exception(self.spec.name, "")
-            decision = rsp.errored(
-                "internal-error",
-                st.internal_error("the webhook failed to answer this request; see its logs"),
-            )
-            await _send(send, 200, decision, None, None)
+            await self._answer_own_fault(send)
+
+    async def _answer_own_fault(self, send: Send) -> None:
+        """Count a fault of this code and still answer with an AdmissionReview (code 500), never
+        uvicorn's plain 500."""
+        self.recorder.record_exception(self.spec.name, "")
+        decision = rsp.errored(
+            "internal-error",
+            st.internal_error("the webhook failed to answer this request; see its logs"),
+        )
+        await _send(send, 200, decision, None, None)
 
     def _refuse_head(self, headers: Iterable[Any]) -> tuple[int, str, str] | None:
         """(HTTP status, error, message) when the headers alone rule the request out.
@@ -282,12 +287,7 @@ class AdmissionEndpoint:
             )
         except Exception:
             # As in `__call__`: still an AdmissionReview, never uvicorn's plain 500.
-            self.recorder.record_exception(self.spec.name, "")
-            decision = rsp.errored(
-                "internal-error",
-                st.internal_error("the webhook failed to answer this request; see its logs"),
-            )
-            await _send(send, 200, decision, None, None)
+            await self._answer_own_fault(send)
 
     async def _decide_before(
         self, request: AdmissionRequest, scope: Scope
