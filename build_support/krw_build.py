@@ -20,6 +20,7 @@ from typing import Any
 
 from setuptools import build_meta as _setuptools
 from setuptools.build_meta import (
+    build_editable,
     build_sdist,
     get_requires_for_build_sdist,
     prepare_metadata_for_build_editable,
@@ -71,13 +72,4 @@ def build_wheel(
 ) -> str:
     os.environ.setdefault("SOURCE_DATE_EPOCH", ZIP_EPOCH)
     name: str = _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
-    return name
-
-
-def build_editable(
-    wheel_directory: str,
-    config_settings: ConfigSettings = None,
-    metadata_directory: str | None = None,
-) -> str:
-    name: str = _setuptools.build_editable(wheel_directory, config_settings, metadata_directory)
     return name
