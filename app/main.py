@@ -9,7 +9,7 @@ a test routes exactly as production does.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,7 +17,6 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.admission.http import AdmissionEndpoint, WebhookSpec
 from app.config import Settings
@@ -27,14 +26,18 @@ from app.kargo.constants import (
     PROMOTION_VALIDATE_PATH,
 )
 from app.observability import Observability, package_version
+from app.routing import Application
 from app.webhooks.identity import ControllerIdentity
 from app.webhooks.projectconfig import PROJECT_CONFIG_GVK, decide_project_config
-from app.webhooks.promotion import PROMOTION_GVK, mutate_promotion, validate_promotion
+from app.webhooks.promotion import PROMOTION_GVK, PromotionGuard
 
 
 def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
     """The admission endpoints: path, kind admitted, and the policy with its settings bound."""
-    is_controller = ControllerIdentity.of(settings.controller_usernames)
+    guard = PromotionGuard(
+        is_controller=ControllerIdentity.of(settings.controller_usernames),
+        mode=settings.rollback_annotation_mode,
+    )
     return (
         WebhookSpec(
             name="projectconfig-validate",
@@ -46,63 +49,15 @@ def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
             name="promotion-mutate",
             path=PROMOTION_MUTATE_PATH,
             kind=PROMOTION_GVK,
-            policy=partial(
-                mutate_promotion,
-                is_controller=is_controller,
-                mode=settings.rollback_annotation_mode,
-            ),
+            policy=guard.mutate,
         ),
         WebhookSpec(
             name="promotion-validate",
             path=PROMOTION_VALIDATE_PATH,
             kind=PROMOTION_GVK,
-            policy=partial(validate_promotion, is_controller=is_controller),
+            policy=guard.validate,
         ),
     )
-
-
-class Application:
-    """The ASGI application: admission paths to their endpoint, everything else to FastAPI.
-
-    The admission endpoints skip FastAPI's middleware stack and router, which cost about as
-    much as the admission decision itself. `__call__` is a plain function returning the
-    chosen app's coroutine, so this adds no coroutine of its own to a request.
-    """
-
-    __slots__ = ("endpoints", "fallback")
-
-    def __init__(self, endpoints: Mapping[str, AdmissionEndpoint], fallback: ASGIApp) -> None:
-        self.endpoints = dict(endpoints)
-        self.fallback = fallback
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        if scope["type"] == "http":
-            endpoint = self.endpoints.get(scope["path"])
-            if endpoint is not None:
-                return endpoint(scope, receive, send)
-        return self.fallback(scope, receive, send)
-
-    def overloaded(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """What answers a request that found the server at capacity (the transport calls it
-        instead of the application): an admission path denies with code 429 and its uid; any
-        other path gets a plain 429. Never a 5xx: `failurePolicy: Ignore` would admit it."""
-        endpoint = self.endpoints.get(scope["path"])
-        if endpoint is not None:
-            return endpoint.refuse_overloaded(scope, receive, send)
-        return _plain_overloaded(send)
-
-
-_OVERLOADED_BODY = b"overloaded: too many requests in flight, retry"
-
-
-async def _plain_overloaded(send: Send) -> None:
-    headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", b"%d" % len(_OVERLOADED_BODY)),
-        (b"retry-after", b"1"),
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": _OVERLOADED_BODY})
 
 
 @dataclass(slots=True)

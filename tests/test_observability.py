@@ -55,20 +55,20 @@ def test_no_decision_line_above_info(caplog: pytest.LogCaptureFixture) -> None:
     assert lines == []
 
 
-def _entry(uid: str) -> DecisionEntry:
+def _entry(uid: str, time: float = 1_764_168_001.1234) -> DecisionEntry:
     return DecisionEntry(
-        1_764_168_001.1234,
-        "promotion-mutate",
-        uid,
-        "Promotion",
-        "proj",
-        "p",
-        "CREATE",
-        "bob",
-        False,
-        "allowed",
-        "unchanged",
-        0.000_1234,
+        time=time,
+        webhook="promotion-mutate",
+        uid=uid,
+        kind="Promotion",
+        namespace="proj",
+        name="p",
+        operation="CREATE",
+        username="bob",
+        dry_run=False,
+        decision="allowed",
+        reason="unchanged",
+        duration=0.000_1234,
     )
 
 
@@ -139,7 +139,7 @@ def test_line_clock_formats_milliseconds_across_seconds() -> None:
     writes: list[bytes] = []
     log = DecisionLog(writes.append)
     for stamp in (1_764_168_001.0004, 1_764_168_001.9996, 1_764_168_002.0, 1_764_168_002.5):
-        log(_entry("x")._replace(time=stamp))
+        log(_entry("x", time=stamp))
     stamps = [orjson.loads(w)["ts"] for w in writes]
     assert stamps == [
         "2025-11-26T14:40:01.000Z",

@@ -9,7 +9,7 @@ user who is not the controller. Plain data in, plain data out: no admission type
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import Final, final
 
 from app.k8s.field import go_quote
 from app.kargo.constants import ROLLBACK_ANNOTATION, ROLLBACK_ANNOTATION_TRUE
@@ -30,12 +30,22 @@ class MalformedObject(ValueError):
     """The object's metadata is not shaped like Kubernetes metadata."""
 
 
-class AnnotationChange(NamedTuple):
-    """The annotation before and after a request; `changed` is type-strict (JSON `true` != 1)."""
+@final
+class AnnotationChange:
+    """The annotation before and after a request; `changed` is type-strict (JSON `true` != 1).
 
-    old: AnnotationValue
-    new: AnnotationValue
-    changed: bool
+    A plain class rather than a named tuple: compiled, it is built in one native call.
+    """
+
+    __slots__ = ("changed", "new", "old")
+
+    def __init__(self, old: AnnotationValue, new: AnnotationValue, changed: bool) -> None:
+        self.old = old
+        self.new = new
+        self.changed = changed
+
+    def __repr__(self) -> str:
+        return f"AnnotationChange(old={self.old!r}, new={self.new!r}, changed={self.changed!r})"
 
     @property
     def verb(self) -> str:

@@ -18,7 +18,7 @@ DELETE and CONNECT pass untouched: the API server rejects a patch on DELETE.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Final, Literal, final
 
 from app.admission import responses as rsp
 from app.admission.patch import PatchOp, add, pointer, remove, replace
@@ -149,3 +149,25 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
         audit={AUDIT_KEY: f"denied: {verb} by {_user(req)}"},
         guard_action="denied",
     )
+
+
+@final
+class PromotionGuard:
+    """Both answers bound to the controller's identity and the mode, for the dispatch table.
+
+    Its bound methods are the policies: called with the request alone, they reach the
+    functions above by a direct call (a `functools.partial` with keywords would parse its
+    keywords again on every request).
+    """
+
+    __slots__ = ("_is_controller", "_mode")
+
+    def __init__(self, *, is_controller: IsController, mode: GuardMode) -> None:
+        self._is_controller = is_controller
+        self._mode: GuardMode = mode
+
+    def mutate(self, req: AdmissionRequest) -> rsp.Decision:
+        return mutate_promotion(req, is_controller=self._is_controller, mode=self._mode)
+
+    def validate(self, req: AdmissionRequest) -> rsp.Decision:
+        return validate_promotion(req, is_controller=self._is_controller)
