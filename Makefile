@@ -150,8 +150,9 @@ test-lowest: $(STAMP) $(HELM) $(GO) $(PROMTOOL)
 # --- benchmarks (not part of `make test`) ------------------------------------------------------
 # bench: the webhook against a bare ASGI app on the same uvicorn and TLS (bench/run.py); writes
 # docs/benchmarks.md. soak: 5 minutes under load, RSS sampled every 10 s (bench/soak.py).
-# Both need wrk, installed from Debian's packages when missing (as root, as on CI).
-.PHONY: bench soak
+# bench-compare BASE=<git ref>: this tree's mutating path against BASE's, both served at once
+# (bench/compare.py). All need wrk, installed from Debian's packages when missing (as root).
+.PHONY: bench soak bench-compare
 
 bench: $(COMPILED)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -160,3 +161,8 @@ bench: $(COMPILED)
 soak: $(COMPILED)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.soak
+
+bench-compare: $(COMPILED)
+	@test -n "$(BASE)" || (echo "usage: make bench-compare BASE=<git ref>" >&2; exit 2)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.compare $(BASE)

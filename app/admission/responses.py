@@ -101,7 +101,7 @@ def encode_response(api_version: str | None, uid: str, decision: Decision) -> by
     warnings = decision.warnings
     if warnings:
         # Policies bound their warnings as they collect them; this holds whatever they did.
-        if len(warnings) > MAX_WARNINGS or max(map(len, warnings)) >= MAX_WARNING_CHARS:
+        if len(warnings) > MAX_WARNINGS or any(len(w) >= MAX_WARNING_CHARS for w in warnings):
             warnings = bound_warnings(warnings)
         response["warnings"] = warnings
     if decision.audit:
