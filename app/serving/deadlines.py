@@ -88,9 +88,14 @@ class RequestClock:
         self._head_started = None
         self._cancel_header_timer()
 
-    def cancel(self) -> None:
+    def close(self) -> None:
+        """The connection is gone: cancel both clocks and let go of the callbacks, which are
+        the connection's own methods, so that the connection is freed by reference counting
+        rather than left to the cyclic collector."""
         self._cancel_header_timer()
         self._cancel_body_timer()
+        self._head_started = self._body_started = None
+        self._on_head_late = self._on_body_late = _nothing
 
     def _head_late(self) -> None:
         self._header_timer = None
@@ -111,3 +116,7 @@ class RequestClock:
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
+
+
+def _nothing() -> None:
+    """What a closed clock calls (never: its timers are cancelled)."""

@@ -39,10 +39,14 @@ class IdleTimer:
         if self._handle is None:
             self._handle = self._loop.call_at(self._idle_since + self._timeout, self._fire)
 
-    def cancel(self) -> None:
+    def close(self) -> None:
+        """The connection is gone: cancel the timer and let go of `on_expire` (the connection's
+        own method), so that the connection is freed by reference counting."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        self._idle_since = None
+        self._on_expire = _nothing
 
     def _fire(self) -> None:
         self._handle = None
@@ -54,3 +58,7 @@ class IdleTimer:
             self._on_expire()
         else:
             self._handle = self._loop.call_at(deadline, self._fire)
+
+
+def _nothing() -> None:
+    """What a closed timer calls (never: it is cancelled)."""

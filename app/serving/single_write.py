@@ -50,6 +50,12 @@ class HeadWithBody:
     def is_closing(self) -> bool:
         return self._transport.is_closing()
 
+    def release(self) -> None:
+        """The connection is gone before the head was written: let go of `body_follows` (it
+        holds the answer's state, which holds this object), so nothing waits for the cyclic
+        collector."""
+        self._body_follows = None
+
     def close(self) -> None:
         self._body_follows = None
         if self._head is not None:

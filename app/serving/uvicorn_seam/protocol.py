@@ -115,6 +115,7 @@ UVICORN_CONTRACT: Final = (
     ("RequestResponseCycle", "body"),
     ("RequestResponseCycle", "more_body"),
     ("RequestResponseCycle", "waiting_for_100_continue"),
+    ("RequestResponseCycle", "on_response"),
     ("Server", "handle_exit"),
     ("Server", "on_tick"),
     ("Server", "startup"),
@@ -228,19 +229,36 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.admission.connections.add(self, self._client_key)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._clock.cancel()
-        self._idle.cancel()
+        # Both hold methods of this connection: closed, they let go of them, so that nothing
+        # but uvicorn's own references keeps the connection (and its TLS buffers) alive.
+        self._clock.close()
+        self._idle.close()
         admission = self.admission
         admission.connections.discard(self, self._client_key)
         if self._in_budget:
             self._in_budget = False
             admission.bodies.release(self)
+        self._release_unstarted()
         self._held = None
         self._give_back_slot()
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
         super().connection_lost(exc)
+
+    def _release_unstarted(self) -> None:
+        """Break the reference cycles of answers that will never be written, so that the lost
+        connection is freed by reference counting: a request held for its body, or waiting
+        behind a pipelined one, never ran, so uvicorn never reset its `on_response` (a method
+        of this connection); and an answer's `HeadWithBody` holds its state until the head is
+        written."""
+        unstarted = [cycle for cycle, _ in self.pipeline]
+        if self._held is not None:
+            unstarted.append(self._held[0])
+        for cycle in unstarted:
+            cycle.on_response = _nothing
+        if self.cycle is not None and isinstance(self.cycle.transport, HeadWithBody):
+            self.cycle.transport.release()
 
     # --- keep-alive (app.serving.keepalive: one timer per connection) -----------------------
 
@@ -555,6 +573,10 @@ def protocol_class(
         admission = bound_admission
 
     return BoundGuardedHttpToolsProtocol
+
+
+def _nothing() -> None:
+    """What an answer that will never be written calls when it completes (it does not)."""
 
 
 def _peer(client: tuple[str, int] | None) -> str | None:
