@@ -15,7 +15,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
 
-from app.serving.uvicorn_seam import protocol_class
+from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, protocol_class
 from tests.serving import harness
 from tests.serving.test_drain import HEAD, LIMITS, Flag, Transport
 
@@ -27,7 +27,7 @@ async def _answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def _served_then_closed(*, answered: bool) -> weakref.ref[object]:
+async def _served_then_closed(*, answered: bool) -> weakref.ref[GuardedHttpToolsProtocol]:
     config = uvicorn.Config(_answer_ok, lifespan="off", log_config=None, proxy_headers=False)
     config.load()
     protocol = protocol_class(LIMITS, Flag(), harness.admission())(
