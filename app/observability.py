@@ -300,8 +300,10 @@ def _write_stderr(data: bytes) -> None:
 class DecisionEntry:
     """What `Observability.record` keeps of a decision until its line is written.
 
-    A plain class: compiled, it is built in one native call on the hot path (a named tuple's
-    constructor runs as interpreted Python), and read by name when formatted.
+    A plain class: compiled, it is built in one native call on the hot path, and read by name
+    when formatted. Written out by hand on purpose: a named tuple's constructor runs as
+    interpreted Python, and a dataclass compiled by mypyc made `Observability.record` about
+    0.8 µs slower.
     """
 
     __slots__ = (

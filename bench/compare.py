@@ -17,7 +17,6 @@ Exits non-zero when the median ratio is below `--min-ratio`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -75,25 +74,6 @@ def serve(tree: Path, certs: Path, log: Path, pin: list[str]) -> harness.Served:
         os.chdir(saved[1])
 
 
-def wrk_command(
-    url: str, body: Path, *, seconds: int, connections: int, pin: list[str]
-) -> list[str]:
-    command = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
-    return [*command, "-s", str(harness.LUA), url, "--", str(body)]
-
-
-def requests_per_second(output: str) -> float:
-    for line in output.splitlines():
-        if line.startswith("BENCH_JSON "):
-            raw = json.loads(line.removeprefix("BENCH_JSON "))
-            errors = sum(raw["errors"].values())
-            if errors:
-                raise RuntimeError(f"wrk reported errors: {raw['errors']}")
-            seconds = float(raw["duration_us"]) / 1e6
-            return float(raw["requests"]) / seconds
-    raise RuntimeError(f"no BENCH_JSON line from wrk:\n{output}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("base", help="the git ref to compare with (a commit, tag or branch)")
@@ -126,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 order = ["base", "this"] if round_ % 2 == 0 else ["this", "base"]
                 running = {
                     name: subprocess.Popen(  # noqa: S603 - wrk from PATH, arguments built here
-                        wrk_command(
+                        harness.wrk_command(
                             urls[name],
                             body,
                             seconds=args.seconds,
@@ -134,14 +114,18 @@ def main(argv: list[str] | None = None) -> int:
                             pin=load_pin,
                         ),
                         stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
                         text=True,
                     )
                     for name in order
                 }
-                rps = {
-                    name: requests_per_second(process.communicate(timeout=args.seconds + 60)[0])
+                runs = {
+                    name: harness.parse_wrk(*process.communicate(timeout=args.seconds + 60))
                     for name, process in running.items()
                 }
+                if any(sum(run.errors.values()) for run in runs.values()):
+                    raise RuntimeError(f"wrk reported errors: {runs}")
+                rps = {name: run.rps for name, run in runs.items()}
                 ratios.append(rps["this"] / rps["base"])
                 print(
                     f"round {round_ + 1}/{args.rounds}: base {rps['base']:8.0f} req/s  "

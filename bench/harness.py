@@ -143,14 +143,17 @@ class WrkRun:
         return self.requests / self.seconds
 
 
-def wrk(url: str, body_file: Path, *, seconds: int, connections: int, pin: list[str]) -> WrkRun:
+def wrk_command(
+    url: str, body_file: Path, *, seconds: int, connections: int, pin: list[str]
+) -> list[str]:
     """One wrk run (one thread: one core) POSTing `body_file` over keep-alive connections."""
     command = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    command += ["-s", str(LUA), url, "--", str(body_file)]
-    done = subprocess.run(  # noqa: S603 - wrk from PATH, arguments built here
-        command, capture_output=True, text=True, timeout=seconds + 60, check=True
-    )
-    for line in done.stdout.splitlines():
+    return [*command, "-s", str(LUA), url, "--", str(body_file)]
+
+
+def parse_wrk(stdout: str, stderr: str = "") -> WrkRun:
+    """The figures `bench/post.lua` prints as its BENCH_JSON line."""
+    for line in stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             raw = json.loads(line.removeprefix("BENCH_JSON "))
             return WrkRun(
@@ -162,7 +165,19 @@ def wrk(url: str, body_file: Path, *, seconds: int, connections: int, pin: list[
                 max_ms=raw["max_us"] / 1000,
                 errors=raw["errors"],
             )
-    raise RuntimeError(f"no BENCH_JSON line from wrk:\n{done.stdout}\n{done.stderr}")
+    raise RuntimeError(f"no BENCH_JSON line from wrk:\n{stdout}\n{stderr}")
+
+
+def wrk(url: str, body_file: Path, *, seconds: int, connections: int, pin: list[str]) -> WrkRun:
+    """Run wrk (`wrk_command`) and return its figures."""
+    done = subprocess.run(  # noqa: S603 - wrk from PATH, arguments built here
+        wrk_command(url, body_file, seconds=seconds, connections=connections, pin=pin),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    return parse_wrk(done.stdout, done.stderr)
 
 
 def machine() -> dict[str, str]:
