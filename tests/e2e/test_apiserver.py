@@ -84,7 +84,10 @@ CASES = [
     ),
     pytest.param(Case(_with_response(kind="Status"), "Kind=AdmissionReview"), id="wrong kind"),
     pytest.param(Case(lambda r: Reply(b"{}", status=500), "status 500"), id="HTTP 500"),
-    pytest.param(Case(lambda r: Reply(b"<html>"), "invalid webhook response"), id="not JSON"),
+    pytest.param(
+        Case(lambda r: Reply(b"<html>"), "couldn't get version/kind; json parse error"),
+        id="not JSON",
+    ),
     pytest.param(
         Case(_with_response(patch=base64.b64encode(b"[]").decode()), "not response.patchType"),
         id="patch without patchType",
