@@ -194,8 +194,8 @@ def test_a_retry_after_beyond_the_deadline_ends_with_the_deadline(
     [
         (5, None, "?timeout=5s"),  # 34 s left: timeoutSeconds
         (5, 60.0, "?timeout=5s"),
-        (5, 2.5, "?timeout=3s"),  # what is left, under 2.5 s, rounded up
-        (30, 0.4, "?timeout=1s"),
+        (5, 2.9, "?timeout=3s"),  # what is left, under 2.9 s, rounded up
+        (30, 0.9, "?timeout=1s"),
     ],
 )
 def test_the_timeout_query_is_what_is_left_rounded_up(
