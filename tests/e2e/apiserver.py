@@ -40,8 +40,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -49,7 +48,7 @@ import jsonpatch
 import jsonpointer
 import orjson
 
-from tests.e2e import deadline, match_conditions, metadata, schema
+from tests.e2e import match_conditions, metadata, review, schema
 from tests.e2e.configuration import (
     GroupVersionResource,
     LabelSelector,
@@ -60,10 +59,11 @@ from tests.e2e.configuration import (
 )
 from tests.e2e.errors import InvalidConfiguration, Unsupported
 from tests.e2e.recording import WarningRecorder, add_annotation
+from tests.e2e.review import User
 from tests.e2e.status import Rejected as _Rejected
-from tests.e2e.status import forbidden, internal_error, invalid
+from tests.e2e.status import denied, forbidden, internal_error, invalid
 from tests.e2e.status import status as _status
-from tests.e2e.transport import CallError, Resolve, Transport, status_error
+from tests.e2e.transport import CallError, Resolve, Transport
 from tests.e2e.verify import Answer, decode_patch, verify_answer
 
 __all__ = [
@@ -81,18 +81,10 @@ __all__ = [
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
-REVIEW_VERSION: Final = "admission.k8s.io/v1"
 NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"
 
 
 # --- requests and results -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    username: str
-    groups: tuple[str, ...] = ("system:authenticated",)
-    uid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,23 +117,6 @@ class Result:
 
     def called(self) -> list[str]:
         return [c.webhook for c in self.calls]
-
-
-def _denied(webhook: Webhook, result: Mapping[str, Any] | None) -> dict[str, Any]:
-    """k8s.io/apiserver `webhook/errors.ToStatusErr`."""
-    status = dict(result or {})
-    denied_by = f'admission webhook "{webhook.name}" denied the request'
-    if int(status.get("code") or 0) < 400:
-        status["code"] = 400
-    if status.get("status") in (None, "", "Success"):
-        status["status"] = "Failure"
-    if status.get("message"):
-        status["message"] = f"{denied_by}: {status['message']}"
-    elif status.get("reason"):
-        status["message"] = f"{denied_by}: {status['reason']}"
-    else:
-        status["message"] = f"{denied_by} without explanation"
-    return status
 
 
 def _same(a: object, b: object) -> bool:
@@ -179,15 +154,7 @@ class ApiServer:
 
     # The verbs --------------------------------------------------------------------------------
 
-    @deadline.finish_request
-    def create(
-        self,
-        obj: Mapping[str, Any],
-        *,
-        user: User,
-        dry_run: bool = False,
-        timeout: float | None = None,  # the client's `?timeout=`, seconds
-    ) -> Result:
+    def create(self, obj: Mapping[str, Any], *, user: User, dry_run: bool = False) -> Result:
         resource = self._resource_of(obj)
         result = Result(code=201)
         try:
@@ -211,15 +178,7 @@ class ApiServer:
         result.object = copy.deepcopy(mutated)
         return result
 
-    @deadline.finish_request
-    def update(
-        self,
-        obj: Mapping[str, Any],
-        *,
-        user: User,
-        dry_run: bool = False,
-        timeout: float | None = None,  # the client's `?timeout=`, seconds
-    ) -> Result:
+    def update(self, obj: Mapping[str, Any], *, user: User, dry_run: bool = False) -> Result:
         resource = self._resource_of(obj)
         result = Result(code=200)
         try:
@@ -431,25 +390,11 @@ class ApiServer:
         ):
             return None
         if hook.match_conditions:
-            converted = _converted(matched, resource)
             outcome = match_conditions.match(
                 hook.match_conditions,
-                obj=converted(obj),
-                old=converted(old),
-                request=match_conditions.admission_request(
-                    kind=_gvk(matched),
-                    resource=_gvr(matched),
-                    request_kind=_gvk(resource),
-                    request_resource=_gvr(resource),
-                    name=str(((obj or old or {}).get("metadata") or {}).get("name", "")),
-                    namespace=namespace,
-                    operation=operation,
-                    username=user.username,
-                    user_uid=user.uid,
-                    groups=user.groups,
-                    dry_run=dry_run,
-                    options=_options(operation),
-                ),
+                obj=review.converted(matched, resource)(obj),
+                old=review.converted(matched, resource)(old),
+                request=review.cel_request(matched, resource, operation, obj, old, user, dry_run),
                 failure_policy=hook.failure_policy,
             )
             if outcome.error:
@@ -458,38 +403,6 @@ class ApiServer:
             if not outcome.matches:
                 return None
         return matched
-
-    def _review(
-        self,
-        hook_resource: schema.Resource,
-        resource: schema.Resource,
-        operation: Operation,
-        obj: Mapping[str, Any] | None,
-        old: Mapping[str, Any] | None,
-        user: User,
-        dry_run: bool,
-    ) -> tuple[str, bytes]:
-        source = obj if obj is not None else old
-        metadata = (source or {}).get("metadata") or {}
-        uid = str(uuid.uuid4())
-        converted = _converted(hook_resource, resource)
-        request = {
-            "uid": uid,
-            "kind": _gvk(hook_resource),
-            "resource": _gvr(hook_resource),
-            "requestKind": _gvk(resource),
-            "requestResource": _gvr(resource),
-            "name": metadata.get("name", ""),
-            "namespace": metadata.get("namespace", ""),
-            "operation": operation,
-            "userInfo": {"username": user.username, "uid": user.uid, "groups": list(user.groups)},
-            "object": converted(obj),
-            "oldObject": converted(old),
-            "dryRun": dry_run,
-            "options": _options(operation),
-        }
-        review = {"apiVersion": REVIEW_VERSION, "kind": "AdmissionReview", "request": request}
-        return uid, orjson.dumps(review)
 
     def _call(
         self,
@@ -505,17 +418,21 @@ class ApiServer:
         """POST the review; the verified answer, or CallError (kube's ErrCallingWebhook)."""
         if dry_run and hook.side_effects not in ("None", "NoneOnDryRun"):
             raise _Rejected(_status(400, "BadRequest", f"webhook {hook.name} has side effects"))
-        uid, body = self._review(hook_resource, resource, operation, obj, old, user, dry_run)
-        # `callHook`: timeoutSeconds within the request's deadline; Go's client sends it (and
-        # the same body again on 429/5xx with Retry-After) and reports its own error texts.
-        timeout, query = deadline.call_timeout(hook.timeout_seconds)
-        path = f"{hook.path}?timeout={query}" if query else hook.path
+        uid, body = review.build(hook_resource, resource, operation, obj, old, user, dry_run)
+        path = f"{hook.path}?timeout={hook.timeout_seconds}s"
         try:
-            answer = self.transport.request(hook.endpoint, "POST", path, body=body, timeout=timeout)
+            answer = self.transport.request(
+                hook.endpoint, "POST", path, body=body, timeout=hook.timeout_seconds
+            )
         except CallError as exc:
-            raise CallError(f"failed to call webhook: {exc}") from None
-        if not 200 <= answer.status <= 206:  # client-go `transformResponse`
-            raise CallError(f"failed to call webhook: {status_error(answer)}")
+            raise CallError(
+                f'failed to call webhook: Post "{hook.url()}?timeout='
+                + f'{hook.timeout_seconds}s": {exc}'
+            ) from None
+        if answer.status != 200:
+            raise CallError(
+                f"failed to call webhook: the server responded with status {answer.status}"
+            )
         return verify_answer(answer.body, uid=uid, mutating=hook.mutating)
 
     def _call_mutating(
@@ -540,7 +457,7 @@ class ApiServer:
             self._collect(hook, answer, result)
             if not answer.allowed:
                 result.calls.append(Call(hook.name, round_, "denied"))
-                raise _Rejected(_denied(hook, answer.status))
+                raise _Rejected(denied(hook.name, answer.status))
             ops = decode_patch(answer)
         except CallError as exc:
             self._call_failed(hook, where, exc, result, round_)
@@ -595,7 +512,7 @@ class ApiServer:
             result.calls.append(Call(hook.name, 0, "allowed"))
             return None
         result.calls.append(Call(hook.name, 0, "denied"))
-        return _denied(hook, answer.status)
+        return denied(hook.name, answer.status)
 
     def _call_failed(
         self, hook: Webhook, where: str, exc: CallError, result: Result, round_: int
@@ -622,32 +539,6 @@ def _deleted_once_finalized(obj: Mapping[str, Any]) -> bool:
     return metadata.get("deletionTimestamp") is not None and not metadata.get("finalizers")
 
 
-def _gvk(resource: schema.Resource) -> dict[str, str]:
-    return {"group": resource.group, "version": resource.version, "kind": resource.kind}
-
-
-def _gvr(resource: schema.Resource) -> dict[str, str]:
-    return {"group": resource.group, "version": resource.version, "resource": resource.plural}
-
-
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return labels if isinstance(labels, dict) else {}
-
-
-def _options(operation: str) -> dict[str, str]:
-    kind = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions"}.get(operation, "DeleteOptions")
-    return {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
-
-
-def _converted(
-    hook_resource: schema.Resource, resource: schema.Resource
-) -> Callable[[Mapping[str, Any] | None], Mapping[str, Any] | None]:
-    """The object in the version the webhook asked for (CRD conversion `None`)."""
-
-    def convert(o: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        if o is None or hook_resource == resource:
-            return o
-        return {**o, "apiVersion": hook_resource.api_version}
-
-    return convert

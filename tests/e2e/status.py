@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tests.e2e.schema import FieldError
@@ -76,3 +76,20 @@ def invalid(kind: str, group: str, name: str, errors: Sequence[FieldError]) -> d
         kind=kind,
         causes=causes,
     )
+
+
+def denied(webhook: str, result: Mapping[str, Any] | None) -> dict[str, Any]:
+    """k8s.io/apiserver `webhook/errors.ToStatusErr`: a webhook's denial as the client gets it."""
+    body = dict(result or {"metadata": {}, "status": "Failure"})
+    denied_by = f'admission webhook "{webhook}" denied the request'
+    if int(body.get("code") or 0) < 400:
+        body["code"] = 400
+    if body.get("status") in (None, "", "Success"):
+        body["status"] = "Failure"
+    if body.get("message"):
+        body["message"] = f"{denied_by}: {body['message']}"
+    elif body.get("reason"):
+        body["message"] = f"{denied_by}: {body['reason']}"
+    else:
+        body["message"] = f"{denied_by} without explanation"
+    return body

@@ -339,7 +339,7 @@ def _verify(
         allowed=bool(response.get("allowed")),
         patch=patch,
         patch_type=patch_type,
-        status=None if status is None else _omit_zero(status),
+        status=None if status is None else {"metadata": {}, **_omit_zero(status)},
         warnings=tuple(response.get("warnings") or ()),
         audit_annotations=dict(response.get("auditAnnotations") or {}),
     )
