@@ -48,7 +48,7 @@ import jsonpatch
 import jsonpointer
 import orjson
 
-from tests.e2e import match_conditions, metadata, review, schema
+from tests.e2e import deadline, match_conditions, metadata, review, schema
 from tests.e2e.configuration import (
     GroupVersionResource,
     LabelSelector,
@@ -63,7 +63,7 @@ from tests.e2e.review import User
 from tests.e2e.status import Rejected as _Rejected
 from tests.e2e.status import denied, forbidden, internal_error, invalid
 from tests.e2e.status import status as _status
-from tests.e2e.transport import CallError, Resolve, Transport
+from tests.e2e.transport import CallError, Resolve, Transport, status_error
 from tests.e2e.verify import Answer, decode_patch, verify_answer
 
 __all__ = [
@@ -154,7 +154,15 @@ class ApiServer:
 
     # The verbs --------------------------------------------------------------------------------
 
-    def create(self, obj: Mapping[str, Any], *, user: User, dry_run: bool = False) -> Result:
+    @deadline.finish_request
+    def create(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        user: User,
+        dry_run: bool = False,
+        timeout: float | None = None,  # the client's `?timeout=`, seconds
+    ) -> Result:
         resource = self._resource_of(obj)
         result = Result(code=201)
         try:
@@ -178,7 +186,15 @@ class ApiServer:
         result.object = copy.deepcopy(mutated)
         return result
 
-    def update(self, obj: Mapping[str, Any], *, user: User, dry_run: bool = False) -> Result:
+    @deadline.finish_request
+    def update(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        user: User,
+        dry_run: bool = False,
+        timeout: float | None = None,  # the client's `?timeout=`, seconds
+    ) -> Result:
         resource = self._resource_of(obj)
         result = Result(code=200)
         try:
@@ -419,20 +435,16 @@ class ApiServer:
         if dry_run and hook.side_effects not in ("None", "NoneOnDryRun"):
             raise _Rejected(_status(400, "BadRequest", f"webhook {hook.name} has side effects"))
         uid, body = review.build(hook_resource, resource, operation, obj, old, user, dry_run)
-        path = f"{hook.path}?timeout={hook.timeout_seconds}s"
+        # `callHook`: timeoutSeconds within the request's deadline; Go's client sends it (and
+        # the same body again on 429/5xx with Retry-After) and reports its own error texts.
+        timeout, query = deadline.call_timeout(hook.timeout_seconds)
+        path = f"{hook.path}?timeout={query}" if query else hook.path
         try:
-            answer = self.transport.request(
-                hook.endpoint, "POST", path, body=body, timeout=hook.timeout_seconds
-            )
+            answer = self.transport.request(hook.endpoint, "POST", path, body=body, timeout=timeout)
         except CallError as exc:
-            raise CallError(
-                f'failed to call webhook: Post "{hook.url()}?timeout='
-                + f'{hook.timeout_seconds}s": {exc}'
-            ) from None
-        if answer.status != 200:
-            raise CallError(
-                f"failed to call webhook: the server responded with status {answer.status}"
-            )
+            raise CallError(f"failed to call webhook: {exc}") from None
+        if not 200 <= answer.status <= 206:  # client-go `transformResponse`
+            raise CallError(f"failed to call webhook: {status_error(answer)}")
         return verify_answer(answer.body, uid=uid, mutating=hook.mutating)
 
     def _call_mutating(
