@@ -7,8 +7,8 @@ one JSON object a line. So what a webhook sees, and what the stand-in then repor
 Exact (the same code runs):
 - TLS by `crypto/tls` and `crypto/x509`: TLS 1.2 or later, the caBundle as the only root (the
   system roots when it is empty), the server's certificate verified for `<svc>.<ns>.svc`
-  (`ServerName`; subject alternative names only, extended key usage serverAuth, Go's rules on
-  serials and names), and Go's error texts (`tls: failed to verify certificate: x509: ...`).
+  (`ServerName`; subject alternative names only, extended key usage serverAuth, and whatever
+  else Go's verifier checks), and Go's error texts (`tls: failed to verify certificate: ...`).
   k8s.io/apiserver `pkg/util/webhook/client.go` (`ClientManager.hookClientConfig`), k8s.io/
   client-go `transport/transport.go` (`TLSConfigFor`, `rootCertPool`).
 - ALPN `http/1.1` only; HTTP/1.1 keep-alive with an idle pool of 25 connections per host, closed
