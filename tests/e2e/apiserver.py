@@ -172,7 +172,8 @@ class ApiServer:
             mutated = self._mutate(resource, "CREATE", decoded, None, user, dry_run, result)
             metadata.fill_on_create(resource, mutated)
             self._validate(resource, "CREATE", mutated, None, user, dry_run, result, [])
-            metadata.check_create_resource_version(mutated)
+            if not dry_run:  # a dry run never reaches etcd (DryRunnableStorage.Create)
+                metadata.check_create_resource_version(mutated)
             # As in etcd: a name already taken is found only when storing, after admission.
             if (resource.plural, resource.group, namespace, name) in self.store:
                 message = f'{resource.plural}.{resource.group} "{name}" already exists'

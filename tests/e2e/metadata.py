@@ -13,7 +13,8 @@ apiserver `registry/customresource/strategy.go`, `PrepareForCreate`):
    `status` dropped when the CRD has the status subresource;
 3. a client's `resourceVersion` survives all that and fails in storage
    (`etcd3/store.go`, `Create`: `resourceVersion should not be set on objects to be created`,
-   not a Status error, so a 500 with that message).
+   not a Status error, so a 500 with that message); a dry run never gets there
+   (`registry/generic/registry/dryrun.go`, `DryRunnableStorage.Create`).
 
 UPDATE (`registry/generic/registry/store.go`, `Store.Update`; `registry/rest/update.go`,
 `BeforeUpdate`; `PrepareForUpdate`): the mutating webhooks see the client's object as sent.
