@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.e2e.apiserver import ApiServer
 from tests.e2e.cluster import NAMESPACES, Installation, routes_resolver
+from tests.e2e.deadline import go_duration, request_seconds
 from tests.e2e.objects import ALICE, ANNOTATION, promotion
 from tests.e2e.raw_webhook import CLOSE, RawWebhook, Respond, Seen, allowed, raw_serving
 from tests.e2e.transport import Endpoint, Transport
@@ -210,6 +211,24 @@ def test_the_timeout_query_is_what_is_left_rounded_up(
     assert result.code == 201, result.status
     (seen,) = webhook.seen
     assert seen.target == f"/mutate{query}"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(1, "1s"), (34, "34s"), (60, "1m0s"), (3723, "1h2m3s")]
+)
+def test_durations_are_written_as_go_writes_them(seconds: int, text: str) -> None:
+    """Go's `time.Duration.String`, which `rest.Request.URL` puts in `?timeout=`."""
+    assert go_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("client_timeout", "seconds"), [(None, 34.0), (0.0, 34.0), (10.0, 10.0), (59.0, 34.0)]
+)
+def test_a_writes_deadline_is_the_clients_within_34_seconds(
+    client_timeout: float | None, seconds: float
+) -> None:
+    """`withRequestDeadline` (none or 0: 60 s) and then `requestTimeoutUpperBound`."""
+    assert request_seconds(client_timeout) == seconds
 
 
 def test_a_short_request_deadline_ends_the_call_and_the_write(fake_certs: Path, ca: bytes) -> None:
