@@ -119,7 +119,7 @@ CALL_ERRORS = [
     pytest.param(
         Case(
             raw('"allowed": true, "auditAnnotations": {"a": 1}'),
-            "response.auditAnnotations.a of type string",
+            "Go struct field AdmissionResponse.response.auditAnnotations of type string",
         ),
         id="an audit annotation that is a number",
     ),
@@ -210,6 +210,14 @@ CALL_ERRORS = [
     pytest.param(
         Case(lambda r: Reply(b"[]"), "couldn't get version/kind; json parse error"),
         id="a JSON array",
+    ),
+    pytest.param(
+        Case(
+            lambda r: Reply(b'{"KIND": 1}'),
+            "couldn't get version/kind; json parse error: json: cannot unmarshal number into "
+            "Go struct field .kind of type string",
+        ),
+        id="kind as a number, its key in capitals",
     ),
     pytest.param(
         Case(lambda r: Reply(b"{}"), "webhook response was absent"), id="no response member"

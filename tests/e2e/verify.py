@@ -89,6 +89,10 @@ class _SyntaxError(Exception):
 _Decoder = Callable[[Any, str, str], Any]
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, _GoFloat)
+
+
 def _kind(value: Any) -> str:
     """How encoding/json names a JSON value in UnmarshalTypeError."""
     if isinstance(value, bool):
@@ -102,12 +106,18 @@ def _kind(value: Any) -> str:
     return "object"
 
 
-def _string(value: Any, struct: str, path: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str) and not isinstance(value, _GoFloat):
-        return value
-    raise _TypeError(_kind(value), struct, path, "string")
+def _named_string(go_type: str) -> _Decoder:
+    def decode(value: Any, struct: str, path: str) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str) and not isinstance(value, _GoFloat):
+            return value
+        raise _TypeError(_kind(value), struct, path, go_type)
+
+    return decode
+
+
+_string = _named_string("string")
 
 
 def _bool(value: Any, struct: str, path: str) -> bool:
@@ -170,7 +180,8 @@ def _map_of_strings(value: Any, struct: str, path: str) -> dict[str, str] | None
         return None
     if not isinstance(value, dict):
         raise _TypeError(_kind(value), struct, path, "map[string]string")
-    return {key: _string(v, struct, f"{path}.{key}") for key, v in value.items()}
+    # The error path names struct fields only, never a map's key (decode.go, `object`).
+    return {key: _string(v, struct, path) for key, v in value.items()}
 
 
 def _struct(name: str, fields: Mapping[str, _Decoder], go_type: str) -> _Decoder:
@@ -192,7 +203,9 @@ def _struct(name: str, fields: Mapping[str, _Decoder], go_type: str) -> _Decoder
 
 
 _CAUSE = _struct(
-    "StatusCause", {"reason": _string, "message": _string, "field": _string}, "v1.StatusCause"
+    "StatusCause",
+    {"reason": _named_string("v1.CauseType"), "message": _string, "field": _string},
+    "v1.StatusCause",
 )
 _DETAILS = _struct(
     "StatusDetails",
@@ -200,7 +213,7 @@ _DETAILS = _struct(
         "name": _string,
         "group": _string,
         "kind": _string,
-        "uid": _string,
+        "uid": _named_string("types.UID"),
         "causes": _slice(_CAUSE, "[]v1.StatusCause"),
         "retryAfterSeconds": _integer(_INT32, "int32"),
     },
@@ -224,7 +237,7 @@ _STATUS = _struct(
         "metadata": _LIST_META,
         "status": _string,
         "message": _string,
-        "reason": _string,
+        "reason": _named_string("v1.StatusReason"),
         "details": _DETAILS,
         "code": _integer(_INT32, "int32"),
     },
@@ -233,11 +246,11 @@ _STATUS = _struct(
 _RESPONSE = _struct(
     "AdmissionResponse",
     {
-        "uid": _string,
+        "uid": _named_string("types.UID"),
         "allowed": _bool,
         "status": _STATUS,
         "patch": _bytes,
-        "patchType": _string,  # *PatchType: null is nil, kept apart from "" below
+        "patchType": _named_string("v1.PatchType"),  # a pointer: null is nil, apart from ""
         "auditAnnotations": _map_of_strings,
         "warnings": _slice(_string, "[]string"),
     },
@@ -288,6 +301,15 @@ def verify_answer(body: bytes, *, uid: str, mutating: bool) -> Answer:
             f"unmarshal {_kind(document)} into Go value of type struct {{ APIVersion string "
             '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
         )
+    # `Interpret` reads apiVersion and kind first, with the standard library's decoder: keys
+    # matched case-insensitively, into an anonymous struct.
+    for key, value in document.items():
+        name = {"apiversion": "apiVersion", "kind": "kind"}.get(key.lower())
+        if name and value is not None and (not isinstance(value, str) or _is_number(value)):
+            raise CallError(
+                "failed to call webhook: couldn't get version/kind; json parse error: "
+                f"{_TypeError(_kind(value), '', name, 'string')}"
+            )
     try:
         api_version = _string(document.get("apiVersion"), "AdmissionReview", "apiVersion")
         kind = _string(document.get("kind"), "AdmissionReview", "kind")
