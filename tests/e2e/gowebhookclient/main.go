@@ -208,6 +208,8 @@ func do(c *clients, routes *routes, in call) (out reply) {
 			out.Error = err.Error()
 			return out
 		}
+		// client-go rest/request.go setAcceptHeader (ContentType application/json); k8s.io/
+		// apiserver pkg/util/webhook/authentication.go setGlobalDefaults (UserAgent).
 		req.Header.Set("Accept", "application/json, */*")
 		if in.Body != nil {
 			req.Header.Set("Content-Type", "application/json")
