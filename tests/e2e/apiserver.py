@@ -351,13 +351,16 @@ class ApiServer:
             name = str((obj.get("metadata") or {}).get("name", ""))
             raise _Rejected(invalid(resource.kind, resource.group, name, errors))
         first_error: dict[str, Any] | None = None
-        # The failed-open index counts the webhooks that matched (validating/dispatcher.go).
-        matched = 0
-        for hook in self._ordered(mutating=False):
-            gvr = self._matched_resource(hook, resource, operation, obj, old, user, dry_run)
-            if gvr is None:
-                continue
-            position, matched = matched, matched + 1
+        # Every webhook is matched before any is called, so a matchCondition's error rejects
+        # before the first call; the failed-open index counts the webhooks that matched
+        # (validating/dispatcher.go, `Dispatch`).
+        relevant = [
+            (hook, gvr)
+            for hook in self._ordered(mutating=False)
+            if (gvr := self._matched_resource(hook, resource, operation, obj, old, user, dry_run))
+            is not None
+        ]
+        for position, (hook, gvr) in enumerate(relevant):
             error = self._call_validating(
                 hook, position, gvr, resource, operation, obj, old, user, dry_run, result
             )

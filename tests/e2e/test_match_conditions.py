@@ -279,3 +279,27 @@ def test_conditions_are_evaluated_again_in_the_reinvocation_round(
         ("b-second.example.com", 0),
         *([("a-first.example.com", 1)] if reinvoked else []),
     ]
+
+
+def test_a_validating_webhooks_condition_error_rejects_before_any_is_called(fakes: Fakes) -> None:
+    """The validating dispatcher matches every webhook first; an error stops it there."""
+    fakes.first.seen.clear()
+    fakes.first.behaviour = answer
+    failing = [{"name": "no-such-key", "expression": NO_SUCH_KEY}]
+    api = fakes.api(
+        configuration(fakes.ca_bundle, name="a-first.example.com", mutating=False),
+        configuration(
+            fakes.ca_bundle,
+            name="b-second.example.com",
+            mutating=False,
+            port=8443,
+            match_conditions=failing,
+        ),
+    )
+    try:
+        result = api.create(promotion(f"p{next(fakes.names)}"), user=ALICE)
+    finally:
+        api.transport.close()
+    assert result.code == 403
+    assert result.calls == []
+    assert fakes.first.seen == []
