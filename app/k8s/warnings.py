@@ -1,11 +1,16 @@
 """Admission warnings, bounded as the API server bounds them.
 
-The API server passes a webhook's warnings to the client as `Warning` headers, and its
-documentation sets the limits: a warning should be under 120 characters, one over 256 may be
-truncated, and once 4096 characters of warnings have been added (from all sources) the rest
-are dropped. So an answer carries at most `MAX_WARNINGS` warnings of under `MAX_WARNING_CHARS`
-characters each, the last one saying how many were left out; anything past that would be
-thrown away by the API server anyway, after costing memory here.
+The API server passes a webhook's warnings to the client as `Warning` headers. What it does
+(k8s.io/apiserver `endpoints/filters/warning.go`, `recorder.AddWarning`): an empty warning or a
+repeat of one already added is skipped; one with a control character or invalid UTF-8 is
+dropped (`NewWarningHeader` refuses it); while all warnings of the request together stay
+within 4,096 characters each is passed whole, however long; the warning that would cross
+4,096 switches to truncating: every warning, those already added included, is cut to 256
+characters, and once 4,096 are written again the rest are dropped. The 120 characters used
+here are the API's guidance for a warning a user reads on one line, not a limit the server
+enforces. So an answer carries at most `MAX_WARNINGS` warnings of under `MAX_WARNING_CHARS`
+characters each, the last one saying how many were left out: short enough to read, and far
+inside what the server passes whole, beside other webhooks' warnings.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Final, final
 
-# The API server drops warnings longer than this; keep every warning under it.
+# The API's guidance for a warning's length (a recommendation: the server passes longer ones
+# whole until 4,096 characters in total, then cuts each to 256).
 MAX_WARNING_CHARS: Final = 120
 # 20 warnings of at most 119 characters (the last one counts those left out): 2,380 characters,
-# well inside the API server's 4,096 for all webhooks of a request together.
+# well inside the 4,096 past which the API server cuts the warnings of all webhooks of a request.
 MAX_WARNINGS: Final = 20
 
 
 def clip_warning(text: str) -> str:
-    """Keep a warning under the API server's limit, marking the cut."""
+    """Keep a warning within the API's guidance for its length, marking the cut."""
     if len(text) < MAX_WARNING_CHARS:
         return text
     return text[: MAX_WARNING_CHARS - 4] + "..."

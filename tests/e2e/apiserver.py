@@ -13,35 +13,33 @@ What a write goes through here, in kube-apiserver's order (k8s.io/apiserver,
    policy. A webhook with `reinvocationPolicy: IfNeeded` is called once more when a webhook after
    it changed the object (the dispatcher's reinvocation context: a webhook is never re-invoked
    for its own change alone);
-3. on CREATE, `uid`, `creationTimestamp` and `generation` are set (on UPDATE they, and the
-   deletion fields, are the old object's); then schema validation (422);
+3. system metadata as a cluster sets and guards it (`metadata.py`: wiped on CREATE before the
+   mutating webhooks and filled after them; on UPDATE the resourceVersion precondition, 409 or
+   422, then the old object's system fields and immutable-field errors); then schema
+   validation (422);
 4. validating webhooks. kube-apiserver calls them in parallel and returns whichever error comes
    first; this stand-in calls them in order and returns the first error in that order.
 
 DELETE of an object with finalizers sets `deletionTimestamp` and keeps it until UPDATEs have
 removed every finalizer, as graceful deletion of a custom resource does.
 
-A call error (dial, TLS, timeout, non-200, undecodable answer, wrong apiVersion, kind or uid,
-a patch without `patchType` or from a validating webhook) goes through `failurePolicy`: `Fail`
-answers 500 `failed calling webhook`, `Ignore` goes on and records kube-apiserver's
-`failed-open.*` audit annotation. Warnings of every webhook are collected (duplicates once), as
-the API server's warning recorder does.
+A call error (dial, TLS, timeout, non-200, an answer `verify.py` refuses, an undecodable
+patch) goes through `failurePolicy`: `Fail` answers 500 `failed calling webhook`, `Ignore` goes
+on and records kube-apiserver's `failed-open.*` audit annotation (mutating: indexed among all
+mutating webhooks; validating: among those that matched). Warnings and audit annotations are
+recorded as the API server records them (`recording.py`).
 
-`matchConditions` are CEL; only the literals `true` and `false` are evaluated here, anything else
-raises `Unsupported` so a test never silently skips a condition. Reviews are sent as
-`admission.k8s.io/v1`, the first of `admissionReviewVersions` this stand-in speaks.
+`matchConditions` are CEL, evaluated by `match_conditions.py` after the rules and selectors,
+again in the reinvocation round. Webhook configurations are read by `configuration.py`. Reviews
+are sent as `admission.k8s.io/v1`, the first of `admissionReviewVersions` this stand-in speaks.
+tests/e2e/README.md says, behaviour by behaviour, what is exact, stricter or not modelled.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import datetime
 import itertools
 import json
-import urllib.parse
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -50,227 +48,43 @@ import jsonpatch
 import jsonpointer
 import orjson
 
-from tests.e2e import schema
-from tests.e2e.transport import CallError, Endpoint, Resolve, Transport
+from tests.e2e import deadline, match_conditions, metadata, review, schema
+from tests.e2e.configuration import (
+    GroupVersionResource,
+    LabelSelector,
+    Manifest,
+    Rule,
+    Webhook,
+    parse_configurations,
+)
+from tests.e2e.errors import InvalidConfiguration, Unsupported
+from tests.e2e.recording import WarningRecorder, add_annotation
+from tests.e2e.review import User
+from tests.e2e.status import Rejected as _Rejected
+from tests.e2e.status import denied, forbidden, internal_error, invalid
+from tests.e2e.status import status as _status
+from tests.e2e.transport import CallError, Resolve, Transport, status_error
+from tests.e2e.verify import Answer, decode_patch, verify_answer
 
-Manifest = dict[str, Any]
+__all__ = [
+    "ApiServer",
+    "Call",
+    "GroupVersionResource",
+    "InvalidConfiguration",
+    "LabelSelector",
+    "Result",
+    "Rule",
+    "Unsupported",
+    "User",
+    "Webhook",
+]
+
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
-REVIEW_VERSION: Final = "admission.k8s.io/v1"
-SUPPORTED_REVIEW_VERSIONS: Final = ("v1",)  # of admissionReviewVersions
-DEFAULT_TIMEOUT_SECONDS: Final = 10
 NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"
 
 
-class Unsupported(Exception):
-    """The configuration uses something this stand-in does not model."""
-
-
-class InvalidConfiguration(Exception):
-    """The API server would refuse to store this webhook configuration."""
-
-
-# --- configuration --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    api_groups: tuple[str, ...]
-    api_versions: tuple[str, ...]
-    resources: tuple[str, ...]
-    operations: tuple[str, ...]
-    scope: str
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> Rule:
-        return cls(
-            api_groups=tuple(raw.get("apiGroups") or ()),
-            api_versions=tuple(raw.get("apiVersions") or ()),
-            resources=tuple(raw.get("resources") or ()),
-            operations=tuple(raw.get("operations") or ()),
-            scope=raw.get("scope") or "*",
-        )
-
-    def matches(self, resource: GroupVersionResource, subresource: str, op: str, ns: str) -> bool:
-        """k8s.io/apiserver `predicates/rules.Matcher.Matches`."""
-        return (
-            _exact_or_wildcard(self.api_groups, resource.group)
-            and _exact_or_wildcard(self.api_versions, resource.version)
-            and _exact_or_wildcard(self.operations, op)
-            and self._resource_matches(resource.resource, subresource)
-            and self._scope_matches(resource, ns)
-        )
-
-    def _resource_matches(self, resource: str, subresource: str) -> bool:
-        for item in self.resources:
-            res, _, sub = item.partition("/")
-            if (res in ("*", resource)) and (sub in ("*", subresource)):
-                return True
-        return False
-
-    def _scope_matches(self, resource: GroupVersionResource, ns: str) -> bool:
-        if self.scope == "*":
-            return True
-        # Namespace objects are cluster-scoped although they name a namespace.
-        namespaced = ns != "" and not (resource.group == "" and resource.resource == "namespaces")
-        return namespaced if self.scope == "Namespaced" else not namespaced
-
-
-def _exact_or_wildcard(items: Sequence[str], value: str) -> bool:
-    return "*" in items or value in items
-
-
-@dataclass(frozen=True, slots=True)
-class LabelSelector:
-    """metav1.LabelSelector; the empty selector matches everything."""
-
-    match_labels: Mapping[str, str] = field(default_factory=dict)
-    match_expressions: tuple[Mapping[str, Any], ...] = ()
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> LabelSelector:
-        raw = raw or {}
-        return cls(dict(raw.get("matchLabels") or {}), tuple(raw.get("matchExpressions") or ()))
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        for key, value in self.match_labels.items():
-            if labels.get(key) != value:
-                return False
-        for expression in self.match_expressions:
-            key, operator = expression["key"], expression["operator"]
-            values = expression.get("values") or []
-            if operator == "In":
-                ok = key in labels and labels[key] in values
-            elif operator == "NotIn":
-                ok = key not in labels or labels[key] not in values
-            elif operator == "Exists":
-                ok = key in labels
-            elif operator == "DoesNotExist":
-                ok = key not in labels
-            else:
-                raise InvalidConfiguration(f"label selector operator {operator!r}")
-            if not ok:
-                return False
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class Webhook:
-    configuration: str
-    index: int  # position in its configuration
-    name: str
-    mutating: bool
-    endpoint: Endpoint
-    path: str
-    rules: tuple[Rule, ...]
-    failure_policy: str
-    match_policy: str
-    namespace_selector: LabelSelector
-    object_selector: LabelSelector
-    side_effects: str
-    timeout_seconds: int
-    review_versions: tuple[str, ...]
-    reinvocation_policy: str
-    match_conditions: tuple[Mapping[str, str], ...]
-
-    @property
-    def uid(self) -> tuple[str, str]:
-        return (self.configuration, self.name)
-
-    def url(self) -> str:
-        return f"https://{self.endpoint.host}:{self.endpoint.port}{self.path}"
-
-
-def parse_configurations(manifests: Iterable[Manifest]) -> list[Webhook]:
-    """The webhooks of every Mutating/ValidatingWebhookConfiguration, validated as on create."""
-    hooks: list[Webhook] = []
-    for manifest in manifests:
-        kind = manifest.get("kind")
-        if kind not in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
-            continue
-        if manifest.get("apiVersion") != "admissionregistration.k8s.io/v1":
-            raise Unsupported(f"{kind} {manifest.get('apiVersion')}")
-        configuration = manifest["metadata"]["name"]
-        names: set[str] = set()
-        for index, raw in enumerate(manifest.get("webhooks") or ()):
-            hook = _parse_webhook(configuration, index, raw, mutating=kind.startswith("Mutating"))
-            if hook.name in names:
-                raise InvalidConfiguration(f"{configuration}: duplicate webhook name {hook.name}")
-            names.add(hook.name)
-            hooks.append(hook)
-    return hooks
-
-
-def _parse_webhook(configuration: str, index: int, raw: Manifest, *, mutating: bool) -> Webhook:
-    where = f"{configuration} webhooks[{index}]"
-    name = raw["name"]
-    if name.count(".") < 2:
-        raise InvalidConfiguration(f"{where}: name {name!r} must be fully qualified")
-    client = raw["clientConfig"]
-    ca_bundle = base64.b64decode(client["caBundle"]) if client.get("caBundle") else b""
-    if "service" in client:
-        service = client["service"]
-        host = f"{service['name']}.{service['namespace']}.svc"
-        port = int(service.get("port", 443))
-        path = service.get("path") or "/"
-    else:
-        url = urllib.parse.urlsplit(client["url"])
-        if url.scheme != "https" or url.query or url.fragment or url.username:
-            raise InvalidConfiguration(f"{where}: url must be https with no query or user")
-        host, port, path = url.hostname or "", url.port or 443, url.path or "/"
-    if not path.startswith("/"):
-        raise InvalidConfiguration(f"{where}: path must start with /")
-    versions = tuple(raw.get("admissionReviewVersions") or ())
-    if not any(v in SUPPORTED_REVIEW_VERSIONS for v in versions):
-        raise InvalidConfiguration(f"{where}: admissionReviewVersions {versions} has no v1")
-    side_effects = raw.get("sideEffects")
-    if side_effects not in ("None", "NoneOnDryRun"):
-        raise InvalidConfiguration(f"{where}: sideEffects must be None or NoneOnDryRun")
-    timeout = int(raw.get("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS))
-    if not 1 <= timeout <= 30:
-        raise InvalidConfiguration(f"{where}: timeoutSeconds {timeout} not in 1..30")
-    failure_policy = raw.get("failurePolicy", "Fail")
-    match_policy = raw.get("matchPolicy", "Equivalent")
-    reinvocation = raw.get("reinvocationPolicy", "Never")
-    if failure_policy not in ("Fail", "Ignore") or match_policy not in ("Exact", "Equivalent"):
-        raise InvalidConfiguration(f"{where}: failurePolicy/matchPolicy")
-    if reinvocation not in ("Never", "IfNeeded") or (reinvocation != "Never" and not mutating):
-        raise InvalidConfiguration(f"{where}: reinvocationPolicy {reinvocation!r}")
-    return Webhook(
-        configuration=configuration,
-        index=index,
-        name=name,
-        mutating=mutating,
-        endpoint=Endpoint(host, port, ca_bundle),
-        path=path,
-        rules=tuple(Rule.parse(r) for r in raw.get("rules") or ()),
-        failure_policy=failure_policy,
-        match_policy=match_policy,
-        namespace_selector=LabelSelector.parse(raw.get("namespaceSelector")),
-        object_selector=LabelSelector.parse(raw.get("objectSelector")),
-        side_effects=side_effects,
-        timeout_seconds=timeout,
-        review_versions=versions,
-        reinvocation_policy=reinvocation,
-        match_conditions=tuple(raw.get("matchConditions") or ()),
-    )
-
-
 # --- requests and results -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class GroupVersionResource:
-    group: str
-    version: str
-    resource: str
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    username: str
-    groups: tuple[str, ...] = ("system:authenticated",)
-    uid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +106,10 @@ class Result:
     warnings: list[str] = field(default_factory=list)
     audit: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    recorder: WarningRecorder = field(default_factory=WarningRecorder, repr=False)
+
+    def __post_init__(self) -> None:
+        self.recorder.headers = self.warnings
 
     @property
     def message(self) -> str:
@@ -299,48 +117,6 @@ class Result:
 
     def called(self) -> list[str]:
         return [c.webhook for c in self.calls]
-
-
-class _Rejected(Exception):
-    def __init__(self, status: dict[str, Any]) -> None:
-        super().__init__(status.get("message"))
-        self.status = status
-
-
-def _status(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
-    status: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        status["details"] = details
-    return status
-
-
-def _internal_error(message: str) -> dict[str, Any]:
-    return _status(500, "InternalError", f"Internal error occurred: {message}")
-
-
-def _denied(webhook: Webhook, result: Mapping[str, Any] | None) -> dict[str, Any]:
-    """k8s.io/apiserver `webhook/errors.ToStatusErr`."""
-    status = dict(result or {})
-    denied_by = f'admission webhook "{webhook.name}" denied the request'
-    if int(status.get("code") or 0) < 400:
-        status["code"] = 400
-    if status.get("status") in (None, "", "Success"):
-        status["status"] = "Failure"
-    if status.get("message"):
-        status["message"] = f"{denied_by}: {status['message']}"
-    elif status.get("reason"):
-        status["message"] = f"{denied_by}: {status['reason']}"
-    else:
-        status["message"] = f"{denied_by} without explanation"
-    return status
 
 
 def _same(a: object, b: object) -> bool:
@@ -378,18 +154,26 @@ class ApiServer:
 
     # The verbs --------------------------------------------------------------------------------
 
-    def create(self, obj: Mapping[str, Any], *, user: User, dry_run: bool = False) -> Result:
+    @deadline.finish_request
+    def create(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        user: User,
+        dry_run: bool = False,
+        timeout: float | None = None,  # the client's `?timeout=`, seconds
+    ) -> Result:
         resource = self._resource_of(obj)
         result = Result(code=201)
         try:
             decoded = self._decode(resource, obj, code=400)
             namespace, name = self._key(resource, decoded)
+            metadata.wipe_for_create(decoded)
             mutated = self._mutate(resource, "CREATE", decoded, None, user, dry_run, result)
-            metadata = mutated.setdefault("metadata", {})
-            metadata.setdefault("uid", str(uuid.uuid4()))
-            metadata.setdefault("creationTimestamp", _now())
-            metadata.setdefault("generation", 1)
-            self._validate(resource, "CREATE", mutated, None, user, dry_run, result)
+            metadata.fill_on_create(resource, mutated)
+            self._validate(resource, "CREATE", mutated, None, user, dry_run, result, [])
+            if not dry_run:  # a dry run never reaches etcd (DryRunnableStorage.Create)
+                metadata.check_create_resource_version(mutated)
             # As in etcd: a name already taken is found only when storing, after admission.
             if (resource.plural, resource.group, namespace, name) in self.store:
                 message = f'{resource.plural}.{resource.group} "{name}" already exists'
@@ -403,7 +187,15 @@ class ApiServer:
         result.object = copy.deepcopy(mutated)
         return result
 
-    def update(self, obj: Mapping[str, Any], *, user: User, dry_run: bool = False) -> Result:
+    @deadline.finish_request
+    def update(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        user: User,
+        dry_run: bool = False,
+        timeout: float | None = None,  # the client's `?timeout=`, seconds
+    ) -> Result:
         resource = self._resource_of(obj)
         result = Result(code=200)
         try:
@@ -416,22 +208,18 @@ class ApiServer:
                         404, "NotFound", f'{resource.plural}.{resource.group} "{key[3]}" not found'
                     )
                 )
-            metadata = decoded.setdefault("metadata", {})
-            for kept in ("uid", "creationTimestamp", "generation", "resourceVersion"):
-                metadata[kept] = old["metadata"][kept]
-            # `rest.BeforeUpdate`: a client cannot set or clear the deletion fields; they are
-            # the old object's, before the validating webhooks see the object.
-            for kept in _DELETION_FIELDS:
-                if kept in old["metadata"]:
-                    metadata[kept] = old["metadata"][kept]
-                else:
-                    metadata.pop(kept, None)
+            # The mutating webhooks see the client's object; then the store's precondition
+            # and `rest.BeforeUpdate`, whose errors join the schema's in one 422.
             mutated = self._mutate(resource, "UPDATE", decoded, old, user, dry_run, result)
-            self._validate(resource, "UPDATE", mutated, old, user, dry_run, result)
+            metadata.check_resource_version(resource, mutated, old)
+            errors = metadata.before_update(resource, mutated, old)
+            self._validate(resource, "UPDATE", mutated, old, user, dry_run, result, errors)
         except _Rejected as rejected:
             result.code, result.status = rejected.status["code"], rejected.status
             return result
-        if not dry_run:
+        # An update that changes nothing is not written and keeps its resourceVersion
+        # (k8s.io/apiserver `storage/etcd3/store.go`, `GuaranteedUpdate`: equal bytes, no write).
+        if not dry_run and not _same(mutated, old):
             mutated["metadata"]["resourceVersion"] = str(next(self._resource_versions))
             self.store[key] = mutated
             if _deleted_once_finalized(mutated):
@@ -458,15 +246,15 @@ class ApiServer:
             return Result(code=rejected.status["code"], status=rejected.status)
         for mutating in (True, False):
             for hook in self._ordered(mutating=mutating):
-                if self._matched_resource(hook, resource, "DELETE", None, old) is not None:
+                if self._matched_resource(hook, resource, "DELETE", None, old, user) is not None:
                     raise Unsupported(f"webhook {hook.name} is called on DELETE")
         if not old["metadata"].get("finalizers"):
             del self.store[key]
             return Result(code=200, object=copy.deepcopy(old))
-        metadata = old["metadata"]
-        metadata.setdefault("deletionTimestamp", _now())
-        metadata.setdefault("deletionGracePeriodSeconds", 0)
-        metadata["resourceVersion"] = str(next(self._resource_versions))
+        meta = old["metadata"]
+        meta.setdefault("deletionTimestamp", metadata.now())
+        meta.setdefault("deletionGracePeriodSeconds", 0)
+        meta["resourceVersion"] = str(next(self._resource_versions))
         return Result(code=200, object=copy.deepcopy(old))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -489,7 +277,7 @@ class ApiServer:
         except schema.DecodeError as exc:
             if code == 400:
                 raise _Rejected(_status(400, "BadRequest", str(exc))) from None
-            raise _Rejected(_internal_error(str(exc))) from None
+            raise _Rejected(internal_error(str(exc))) from None
 
     def _key(self, resource: schema.Resource, obj: Mapping[str, Any]) -> tuple[str, str]:
         metadata = obj.get("metadata") or {}
@@ -519,10 +307,10 @@ class ApiServer:
             if round_ == 1 and not reinvoke:
                 break
             for position, hook in enumerate(hooks):
-                if round_ == 1 and hook.uid not in to_reinvoke:
-                    continue
-                gvr = self._matched_resource(hook, resource, operation, obj, old)
-                if gvr is None:
+                # `ShouldCallHook` (matchConditions included) runs before the reinvocation
+                # check, so a condition's error rejects in round 1 too (dispatcher.go).
+                gvr = self._matched_resource(hook, resource, operation, obj, old, user, dry_run)
+                if gvr is None or (round_ == 1 and hook.uid not in to_reinvoke):
                     continue
                 patched = self._call_mutating(
                     hook,
@@ -556,29 +344,23 @@ class ApiServer:
         user: User,
         dry_run: bool,
         result: Result,
+        errors: list[schema.FieldError],
     ) -> None:
-        errors = schema.validate(resource, obj)
+        errors = errors + schema.validate(resource, obj)
         if errors:
-            name = (obj.get("metadata") or {}).get("name", "")
-            shown = [f"{e.field}: {e.detail}" for e in errors]
-            joined = shown[0] if len(shown) == 1 else "[" + ", ".join(shown) + "]"
-            causes = [{"reason": e.reason, "message": e.detail, "field": e.field} for e in errors]
-            raise _Rejected(
-                _status(
-                    422,
-                    "Invalid",
-                    f'{resource.kind}.{resource.group} "{name}" is invalid: {joined}',
-                    name=name,
-                    group=resource.group,
-                    kind=resource.kind,
-                    causes=causes,
-                )
-            )
+            name = str((obj.get("metadata") or {}).get("name", ""))
+            raise _Rejected(invalid(resource.kind, resource.group, name, errors))
         first_error: dict[str, Any] | None = None
-        for position, hook in enumerate(self._ordered(mutating=False)):
-            gvr = self._matched_resource(hook, resource, operation, obj, old)
-            if gvr is None:
-                continue
+        # Every webhook is matched before any is called, so a matchCondition's error rejects
+        # before the first call; the failed-open index counts the webhooks that matched
+        # (validating/dispatcher.go, `Dispatch`).
+        relevant = [
+            (hook, gvr)
+            for hook in self._ordered(mutating=False)
+            if (gvr := self._matched_resource(hook, resource, operation, obj, old, user, dry_run))
+            is not None
+        ]
+        for position, (hook, gvr) in enumerate(relevant):
             error = self._call_validating(
                 hook, position, gvr, resource, operation, obj, old, user, dry_run, result
             )
@@ -598,6 +380,8 @@ class ApiServer:
         operation: Operation,
         obj: Mapping[str, Any] | None,
         old: Mapping[str, Any] | None,
+        user: User,
+        dry_run: bool = False,
     ) -> schema.Resource | None:
         """The version the webhook is called with, or None when it is not called."""
         source = obj if obj is not None else old
@@ -625,53 +409,20 @@ class ApiServer:
             hook.object_selector.matches(_labels(o)) for o in (obj, old) if o is not None
         ):
             return None
-        for condition in hook.match_conditions:
-            expression = condition["expression"].strip()
-            if expression not in ("true", "false"):
-                raise Unsupported(f"matchCondition {condition['name']}: CEL {expression!r}")
-            if expression == "false":
+        if hook.match_conditions:
+            outcome = match_conditions.match(
+                hook.match_conditions,
+                obj=review.converted(matched, resource)(obj),
+                old=review.converted(matched, resource)(old),
+                request=review.cel_request(matched, resource, operation, obj, old, user, dry_run),
+                failure_policy=hook.failure_policy,
+            )
+            if outcome.error:
+                name = str(((obj or old or {}).get("metadata") or {}).get("name", ""))
+                raise _Rejected(forbidden(resource.plural, resource.group, name, outcome.error))
+            if not outcome.matches:
                 return None
         return matched
-
-    def _review(
-        self,
-        hook_resource: schema.Resource,
-        resource: schema.Resource,
-        operation: Operation,
-        obj: Mapping[str, Any] | None,
-        old: Mapping[str, Any] | None,
-        user: User,
-        dry_run: bool,
-    ) -> tuple[str, bytes]:
-        source = obj if obj is not None else old
-        metadata = (source or {}).get("metadata") or {}
-        uid = str(uuid.uuid4())
-
-        def converted(o: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-            if o is None or hook_resource == resource:
-                return o
-            return {**o, "apiVersion": hook_resource.api_version}
-
-        options_kind = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions"}.get(
-            operation, "DeleteOptions"
-        )
-        request = {
-            "uid": uid,
-            "kind": _gvk(hook_resource),
-            "resource": _gvr(hook_resource),
-            "requestKind": _gvk(resource),
-            "requestResource": _gvr(resource),
-            "name": metadata.get("name", ""),
-            "namespace": metadata.get("namespace", ""),
-            "operation": operation,
-            "userInfo": {"username": user.username, "uid": user.uid, "groups": list(user.groups)},
-            "object": converted(obj),
-            "oldObject": converted(old),
-            "dryRun": dry_run,
-            "options": {"kind": options_kind, "apiVersion": "meta.k8s.io/v1"},
-        }
-        review = {"apiVersion": REVIEW_VERSION, "kind": "AdmissionReview", "request": request}
-        return uid, orjson.dumps(review)
 
     def _call(
         self,
@@ -683,49 +434,22 @@ class ApiServer:
         old: Mapping[str, Any] | None,
         user: User,
         dry_run: bool,
-    ) -> dict[str, Any]:
-        """POST the review; the checked `response`, or CallError (kube's ErrCallingWebhook)."""
+    ) -> Answer:
+        """POST the review; the verified answer, or CallError (kube's ErrCallingWebhook)."""
         if dry_run and hook.side_effects not in ("None", "NoneOnDryRun"):
             raise _Rejected(_status(400, "BadRequest", f"webhook {hook.name} has side effects"))
-        uid, body = self._review(hook_resource, resource, operation, obj, old, user, dry_run)
-        path = f"{hook.path}?timeout={hook.timeout_seconds}s"
+        uid, body = review.build(hook_resource, resource, operation, obj, old, user, dry_run)
+        # `callHook`: timeoutSeconds within the request's deadline; Go's client sends it (and
+        # the same body again on 429/5xx with Retry-After) and reports its own error texts.
+        timeout, query = deadline.call_timeout(hook.timeout_seconds)
+        path = f"{hook.path}?timeout={query}" if query else hook.path
         try:
-            answer = self.transport.request(
-                hook.endpoint, "POST", path, body=body, timeout=hook.timeout_seconds
-            )
+            answer = self.transport.request(hook.endpoint, "POST", path, body=body, timeout=timeout)
         except CallError as exc:
-            raise CallError(
-                f'failed to call webhook: Post "{hook.url()}?timeout='
-                + f'{hook.timeout_seconds}s": {exc}'
-            ) from None
-        if answer.status != 200:
-            raise CallError(
-                f"failed to call webhook: the server responded with status {answer.status}"
-            )
-        try:
-            review = json.loads(answer.body)
-        except ValueError as exc:
-            raise CallError(f"received invalid webhook response: {exc}") from None
-        if not isinstance(review, dict):
-            raise CallError("received invalid webhook response: not an object")
-        if review.get("apiVersion") != REVIEW_VERSION or review.get("kind") != "AdmissionReview":
-            raise CallError(
-                f"expected webhook response of {REVIEW_VERSION}, Kind=AdmissionReview, got "
-                f"{review.get('apiVersion')}, Kind={review.get('kind')}"
-            )
-        response = review.get("response")
-        if not isinstance(response, dict):
-            raise CallError("webhook response was absent")
-        if response.get("uid") != uid:
-            raise CallError(f"expected response.uid={uid!r}, got {response.get('uid')!r}")
-        patch, patch_type = response.get("patch"), response.get("patchType")
-        if patch and not hook.mutating:
-            raise CallError("validating webhook may not return response.patch")
-        if patch and patch_type is None:
-            raise CallError("webhook returned response.patch but not response.patchType")
-        if patch and patch_type != "JSONPatch":
-            raise CallError(f"webhook returned invalid response.patchType of {patch_type!r}")
-        return response
+            raise CallError(f"failed to call webhook: {exc}") from None
+        if not 200 <= answer.status <= 206:  # client-go `transformResponse`
+            raise CallError(f"failed to call webhook: {status_error(answer)}")
+        return verify_answer(answer.body, uid=uid, mutating=hook.mutating)
 
     def _call_mutating(
         self,
@@ -742,39 +466,39 @@ class ApiServer:
         result: Result,
     ) -> dict[str, Any] | None:
         """The patched object (None when the webhook did not patch); raises `_Rejected`."""
+        where = f"round_{round_}_index_{position}"
         try:
-            response = self._call(hook, hook_resource, resource, operation, obj, old, user, dry_run)
+            answer = self._call(hook, hook_resource, resource, operation, obj, old, user, dry_run)
+            # Recorded before the answer is judged, as callAttrMutatingHook does.
+            self._collect(hook, answer, result)
+            if not answer.allowed:
+                result.calls.append(Call(hook.name, round_, "denied"))
+                raise _Rejected(denied(hook.name, answer.status))
+            ops = decode_patch(answer)
         except CallError as exc:
-            self._call_failed(hook, f"round_{round_}_index_{position}", exc, result, round_)
+            self._call_failed(hook, where, exc, result, round_)
             return None
-        self._collect(hook, response, result)
-        if not response.get("allowed"):
-            result.calls.append(Call(hook.name, round_, "denied"))
-            raise _Rejected(_denied(hook, response.get("status")))
-        if not response.get("patch"):
+        if not ops:
             result.calls.append(Call(hook.name, round_, "allowed"))
             return None
         result.calls.append(Call(hook.name, round_, "patched"))
         # Any failure from here on is no call failure: the request fails whatever the policy.
         try:
-            ops = json.loads(base64.b64decode(response["patch"], validate=True))
             patched = jsonpatch.JsonPatch(ops).apply(obj, in_place=False)
         except (
-            binascii.Error,
             ValueError,
             TypeError,
             jsonpatch.JsonPatchException,
             jsonpointer.JsonPointerException,
         ) as exc:
-            raise _Rejected(_internal_error(f"{type(exc).__name__}: {exc}")) from None
+            raise _Rejected(internal_error(f"{type(exc).__name__}: {exc}")) from None
         patched = self._decode(resource, patched, code=500)
         if not _same(patched, obj):
-            result.audit[f"mutation.webhook.admission.k8s.io/round_{round_}_index_{position}"] = (
-                json.dumps(
-                    {"configuration": hook.configuration, "webhook": hook.name, "mutated": True},
-                    separators=(",", ":"),
-                )
+            value = json.dumps(
+                {"configuration": hook.configuration, "webhook": hook.name, "mutated": True},
+                separators=(",", ":"),
             )
+            add_annotation(result.audit, f"mutation.webhook.admission.k8s.io/{where}", value)
         return patched
 
     def _call_validating(
@@ -792,19 +516,19 @@ class ApiServer:
     ) -> dict[str, Any] | None:
         """The error this webhook contributes (None: allowed or failed open)."""
         try:
-            response = self._call(hook, hook_resource, resource, operation, obj, old, user, dry_run)
+            answer = self._call(hook, hook_resource, resource, operation, obj, old, user, dry_run)
         except CallError as exc:
             try:
                 self._call_failed(hook, f"round_0_index_{position}", exc, result, 0)
             except _Rejected as rejected:
                 return rejected.status
             return None
-        self._collect(hook, response, result)
-        if response.get("allowed"):
+        self._collect(hook, answer, result)
+        if answer.allowed:
             result.calls.append(Call(hook.name, 0, "allowed"))
             return None
         result.calls.append(Call(hook.name, 0, "denied"))
-        return _denied(hook, response.get("status"))
+        return denied(hook.name, answer.status)
 
     def _call_failed(
         self, hook: Webhook, where: str, exc: CallError, result: Result, round_: int
@@ -812,20 +536,18 @@ class ApiServer:
         if hook.failure_policy == "Ignore":
             result.calls.append(Call(hook.name, round_, f"failed open: {exc}"))
             kind = "mutation" if hook.mutating else "validating"
-            result.audit[f"failed-open.{kind}.webhook.admission.k8s.io/{where}"] = hook.name
+            add_annotation(
+                result.audit, f"failed-open.{kind}.webhook.admission.k8s.io/{where}", hook.name
+            )
             return
         result.calls.append(Call(hook.name, round_, f"error: {exc}"))
-        raise _Rejected(_internal_error(f'failed calling webhook "{hook.name}": {exc}'))
+        raise _Rejected(internal_error(f'failed calling webhook "{hook.name}": {exc}'))
 
-    def _collect(self, hook: Webhook, response: Mapping[str, Any], result: Result) -> None:
-        for warning in response.get("warnings") or ():
-            if warning not in result.warnings:
-                result.warnings.append(warning)
-        for key, value in (response.get("auditAnnotations") or {}).items():
-            result.audit[f"{hook.name}/{key}"] = value
-
-
-_DELETION_FIELDS: Final = ("deletionTimestamp", "deletionGracePeriodSeconds")
+    def _collect(self, hook: Webhook, answer: Answer, result: Result) -> None:
+        for key, value in answer.audit_annotations.items():
+            add_annotation(result.audit, f"{hook.name}/{key}", value)
+        for warning in answer.warnings:
+            result.recorder.add(warning)
 
 
 def _deleted_once_finalized(obj: Mapping[str, Any]) -> bool:
@@ -833,18 +555,6 @@ def _deleted_once_finalized(obj: Mapping[str, Any]) -> bool:
     return metadata.get("deletionTimestamp") is not None and not metadata.get("finalizers")
 
 
-def _gvk(resource: schema.Resource) -> dict[str, str]:
-    return {"group": resource.group, "version": resource.version, "kind": resource.kind}
-
-
-def _gvr(resource: schema.Resource) -> dict[str, str]:
-    return {"group": resource.group, "version": resource.version, "resource": resource.plural}
-
-
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return labels if isinstance(labels, dict) else {}
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -153,6 +153,6 @@ def install(
         wait_ready(api.transport, installation.endpoint, server)
         yield installation
     finally:
-        api.transport.close()
+        api.transport.stop()
         if server.process is not None and server.process.poll() is None:
             server.stop()

@@ -66,6 +66,8 @@ class Resource:
     plural: str
     namespaced: bool
     schema: Schema
+    # `subresources.status`: a write to the object itself cannot set `status`.
+    status_subresource: bool = False
 
     @property
     def api_version(self) -> str:
@@ -95,6 +97,7 @@ def load_crd(path: Path) -> list[Resource]:
             plural=spec["names"]["plural"],
             namespaced=spec["scope"] == "Namespaced",
             schema=version["schema"]["openAPIV3Schema"],
+            status_subresource="status" in (version.get("subresources") or {}),
         )
         for version in spec["versions"]
         if version.get("served", True)

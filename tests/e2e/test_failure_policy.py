@@ -57,7 +57,8 @@ def test_ignore_lets_writes_through_unguarded_while_the_server_is_down(tmp_path:
         assert result.object["metadata"]["annotations"] == {ANNOTATION: "true"}
         assert result.audit == {
             "failed-open.mutation.webhook.admission.k8s.io/round_0_index_0": MUTATE,
-            "failed-open.validating.webhook.admission.k8s.io/round_0_index_1": (
+            # Indexed among the validating webhooks that matched (validating/dispatcher.go).
+            "failed-open.validating.webhook.admission.k8s.io/round_0_index_0": (
                 "promotions.validate.kargo-rollback-webhook"
             ),
         }

@@ -1,37 +1,74 @@
-"""How the API server reaches a webhook: HTTPS to the Service's name, with the caBundle.
+"""How the API server reaches a webhook: Go's own HTTP client, configured as kube-apiserver's.
 
-As kube-apiserver's webhook client does: TLS 1.2 or later, the server's certificate verified
-against the webhook's caBundle for the name `<svc>.<ns>.svc` (subject alternative names only, no
-common-name fallback, since Go 1.15 / Kubernetes 1.19), ALPN offering h2 and http/1.1 (a Go
-transport's defaults; this stand-in then needs the server to pick http/1.1), HTTP/1.1
-keep-alive, and one deadline of `timeoutSeconds` for the whole call. The stand-in connects to
-`127.0.0.1:<port of the server process>` but sends SNI, checks the host name and sets `Host` for
-the service name, as a request through the cluster's Service would.
+Every call goes through `tests/e2e/gowebhookclient` (Go, standard library only, built with the
+pinned toolchain), one long-lived process per `Transport`, driven over its stdin and stdout with
+one JSON object a line. So what a webhook sees, and what the stand-in then reports, is Go's:
+
+Exact (the same code runs):
+- TLS by `crypto/tls` and `crypto/x509`: TLS 1.2 or later, the caBundle as the only root (the
+  system roots when it is empty), the server's certificate verified for `<svc>.<ns>.svc`
+  (`ServerName`; subject alternative names only, extended key usage serverAuth, and whatever
+  else Go's verifier checks), and Go's error texts (`tls: failed to verify certificate: ...`).
+  k8s.io/apiserver `pkg/util/webhook/client.go` (`ClientManager.hookClientConfig`), k8s.io/
+  client-go `transport/transport.go` (`TLSConfigFor`, `rootCertPool`).
+- ALPN `http/1.1` only; HTTP/1.1 keep-alive with an idle pool of 25 connections per host, closed
+  after 90 s idle or as soon as the server closes them; calls run concurrently. client-go
+  `transport/cache.go` (`idleConnsPerHost`), k8s.io/apimachinery `pkg/util/net/http.go`
+  (`SetOldTransportDefaults`, `allowsHTTP2`).
+- The wire: `net/http` writes the request, a body larger than 4 KiB in several writes, and
+  sends a request again on a fresh connection only when nothing of it was written
+  (`Transport.roundTrip`, `shouldRetryRequest`). A webhook that reads a review and closes the
+  connection fails the call: there is no re-send of a POST.
+- One deadline per call (a context), and Go's error texts, which client-go returns as they are
+  (`Post "https://<svc>.<ns>.svc:443/path?timeout=10s": context deadline exceeded`).
+- Retries of client-go's `rest.Request` (`rest/request.go` `Request.request`, `rest/
+  with_retry.go` `IsNextRetry`, `checkWait`, `Before`): the same body again, at most
+  `maxRetries` = 10 more times, when the answer is 429 or >= 500 with an integer `Retry-After`,
+  after sleeping that many seconds; when the deadline passes first, the error is the context's.
+
+Stricter or different:
+- The helper dials the address the test's route table gives for `<svc>.<ns>.svc:<port>`, as the
+  service resolver does; a missing route fails the test at once (`AssertionError`).
+
+Not modelled: proxies from the environment, client-go's retry of a GET after a connection reset,
+client-side rate limiting (kube-apiserver disables it for webhooks: `QPS = -1`), egress
+selection and webhook authentication (kubeconfig).
+
+`make` builds the helper into `.tools/bin/`; the tests rebuild it when a source is newer.
 """
 
 from __future__ import annotations
 
-import http.client
-import select
-import socket
-import ssl
+import base64
+import json
+import os
+import subprocess
+import tempfile
 import threading
-import time
-from collections.abc import Callable
-from contextlib import suppress
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
-_IDLE_POLL_SECONDS: Final = 0.02
+from tests.oracle.go import TOOLS, build_go_program, go_binary
 
-# Go's errors for a call that could not complete, which the API server quotes.
+# Go's error for a call that outlived its deadline, which the API server quotes.
 DEADLINE_EXCEEDED: Final = "context deadline exceeded"
+# client-go `rest.Request`: `maxRetries: 10` (NewRequest); the webhook client keeps it.
+MAX_RETRIES: Final = 10
+# How long past a call's own deadline the helper may take to answer before the test fails:
+# Go ends the call at its deadline; this only bounds a helper that hangs or died.
+_HELPER_GRACE_SECONDS: Final = 30.0
+
+SOURCE: Final = Path(__file__).resolve().parent / "gowebhookclient"
+BINARY: Final = TOOLS / "bin" / "gowebhookclient"
 
 Resolve = Callable[[str, int], tuple[str, int]]
 
 
 class CallError(Exception):
-    """The call failed before an HTTP answer came back (dial, TLS, timeout, broken connection)."""
+    """No HTTP answer came back (dial, TLS, deadline, broken connection): Go's error text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,63 +82,117 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """The HTTP answer to the last try of a call."""
+
     status: int
     body: bytes
     peer_certificate: bytes  # DER of the certificate the server presented on this connection
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # canonical Go names
+    tries: int = 1
+
+    def header(self, name: str) -> str:
+        """The first value of a header, as Go's `Header.Get`; "" when absent."""
+        values = self.headers.get("-".join(p.capitalize() for p in name.split("-")), ())
+        return values[0] if values else ""
 
 
-class _ServiceConnection(http.client.HTTPConnection):
-    """HTTP/1.1 over TLS to a dialled address, verified for the service's name."""
+def client_binary() -> Path:
+    """The helper, built from the pinned Go when missing or older than its sources or Go."""
+    go = go_binary()
+    inputs = [go, *(p for p in SOURCE.iterdir() if p.suffix in (".go", ".mod"))]
+    newest = max(p.stat().st_mtime for p in inputs)
+    if BINARY.is_file() and BINARY.stat().st_mtime >= newest:
+        return BINARY
+    BINARY.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside the cached one and renamed over it: concurrent builders never see half.
+    with tempfile.TemporaryDirectory(dir=BINARY.parent) as scratch:
+        built = build_go_program(go, SOURCE, Path(scratch) / BINARY.name)
+        os.replace(built, BINARY)
+    return BINARY
 
-    def __init__(
-        self, address: tuple[str, int], *, context: ssl.SSLContext, server_hostname: str
-    ) -> None:
-        super().__init__(address[0], address[1])
-        self._tls = context
-        self._server_hostname = server_hostname
-        self.peer_certificate = b""
 
-    def connect(self) -> None:
-        super().connect()
-        tls = self._tls.wrap_socket(self.sock, server_hostname=self._server_hostname)
-        protocol = tls.selected_alpn_protocol()
-        if protocol not in (None, "http/1.1"):
-            tls.close()
-            raise CallError(
-                f"the server chose ALPN protocol {protocol!r}; this stand-in speaks HTTP/1.1"
+class _Helper:
+    """The helper process and the calls waiting for its answers (no reference to `Transport`,
+    so that a transport nobody holds is collected and its helper told to exit)."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [str(client_binary())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._waiting: dict[int, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def ask(self, request: dict[str, Any], *, within: float) -> dict[str, Any]:
+        event = threading.Event()
+        slot: list[dict[str, Any]] = []
+        with self._lock:
+            self._next_id += 1
+            request = {**request, "id": self._next_id}
+            self._waiting[self._next_id] = (event, slot)
+            stdin = self._process.stdin
+            assert stdin is not None
+            try:
+                stdin.write(json.dumps(request).encode() + b"\n")
+                stdin.flush()
+            except OSError:
+                raise AssertionError(f"the Go webhook client exited: {self._stderr()}") from None
+        if not event.wait(within) or not slot:
+            raise AssertionError(
+                f"the Go webhook client gave no answer within {within:.0f} s: {self._stderr()}"
             )
-        self.sock = tls
-        self.peer_certificate = tls.getpeercert(binary_form=True) or b""
+        return slot[0]
+
+    def _read(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        for line in stdout:
+            reply = json.loads(line)
+            with self._lock:
+                event, slot = self._waiting.pop(int(reply["id"]))
+            slot.append(reply)
+            event.set()
+        # The helper is gone: nobody waiting gets an answer (they fail with its stderr).
+        with self._lock:
+            for event, _ in self._waiting.values():
+                event.set()
+            self._waiting.clear()
+
+    def _stderr(self) -> str:
+        if self._process.poll() is None or self._process.stderr is None:
+            return "(still running)"
+        return self._process.stderr.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        """Close its stdin (it exits once calls in flight end); bounded, then killed."""
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
 
 
-def client_context(ca_bundle: bytes) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.check_hostname = True
-    context.hostname_checks_common_name = False
-    context.set_alpn_protocols(["h2", "http/1.1"])
-    context.load_verify_locations(cadata=ca_bundle.decode("ascii"))
-    return context
-
-
-@dataclass
 class Transport:
-    """Keep-alive connections per endpoint; `resolve` maps a service name to a local address.
+    """Calls to webhooks through one Go client; `resolve` maps a service name to an address."""
 
-    Like a Go transport, it keeps reading its idle connections: when the server closes one (a
-    TLS close_notify or a FIN, as a server does when it shuts down), the client closes its end
-    at once rather than when it next wants to send, so the server is not left waiting for it.
-    """
-
-    resolve: Resolve
-    _connections: dict[Endpoint, _ServiceConnection] = field(default_factory=dict)
-    _contexts: dict[bytes, ssl.SSLContext] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _watcher: threading.Thread | None = None
-    new_connections: int = 0
-    # DER of the certificate presented on the connection of the latest call.
-    last_peer_certificate: bytes = b""
+    def __init__(self, resolve: Resolve) -> None:
+        self.resolve = resolve
+        self._helper: _Helper | None = None
+        self._lock = threading.Lock()
+        # Connections Go dialled (httptrace `GotConn` with `Reused` false), over all calls.
+        self.new_connections = 0
+        # DER of the certificate presented on the connection of the latest answered call.
+        self.last_peer_certificate = b""
 
     def request(
         self,
@@ -111,137 +202,108 @@ class Transport:
         *,
         body: bytes | None = None,
         timeout: float,
+        max_retries: int = MAX_RETRIES,
     ) -> Answer:
-        """One call with one deadline; a broken idle keep-alive connection is redialled once."""
-        deadline = time.monotonic() + timeout
-        for attempt in range(2):
-            with self._lock:
-                connection = self._connections.pop(endpoint, None)
-            reused = connection is not None
-            if connection is None:
-                connection = self._connect(endpoint)
-            try:
-                answer = self._roundtrip(connection, endpoint, method, path, body, deadline)
-            except (OSError, http.client.HTTPException, CallError) as exc:
-                connection.close()
-                if time.monotonic() >= deadline:
-                    raise CallError(DEADLINE_EXCEEDED) from None
-                # Go's transport retries on a fresh connection when a reused one turned out to be
-                # closed by the server; anything else is the call's failure.
-                if reused and attempt == 0 and isinstance(exc, _STALE_CONNECTION):
-                    continue
-                raise CallError(_describe(exc, endpoint, self.resolve)) from None
-            self.last_peer_certificate = answer.peer_certificate
-            if connection.sock is not None:
-                self._keep_idle(endpoint, connection)
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One call with one deadline of `timeout` seconds, Retry-After retries included."""
+        address, port = self.resolve(endpoint.host, endpoint.port)
+        reply = self._started().ask(
+            {
+                "op": "call",
+                "host": endpoint.host,
+                "port": endpoint.port,
+                "ca_bundle": endpoint.ca_bundle.decode("ascii"),
+                "dial": f"{address}:{port}",
+                "method": method,
+                "path": path,
+                "body": None if body is None else base64.b64encode(body).decode("ascii"),
+                "timeout_ns": max(0, int(timeout * 1e9)),
+                "max_retries": max_retries,
+            },
+            within=max(timeout, 0) + _HELPER_GRACE_SECONDS,
+        )
+        with self._lock:
+            self.new_connections += int(reply["new_connections"])
+        if reply["error"]:
+            raise CallError(reply["error"])
+        answer = Answer(
+            status=int(reply["status"]),
+            body=base64.b64decode(reply["body"] or ""),
+            peer_certificate=base64.b64decode(reply["peer_certificate"] or ""),
+            headers={k: tuple(v) for k, v in (reply["header"] or {}).items()},
+            tries=int(reply["tries"]),
+        )
+        self.last_peer_certificate = answer.peer_certificate
+        return answer
 
     def close(self) -> None:
         """Close every idle connection (the next call dials again and sees the current cert)."""
+        if self._helper is not None:
+            self._helper.ask({"op": "close_idle"}, within=_HELPER_GRACE_SECONDS)
+
+    def stop(self) -> None:
+        """End the helper process (a later call starts a new one)."""
         with self._lock:
-            for connection in self._connections.values():
-                connection.close()
-            self._connections.clear()
+            helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.stop()
 
-    def _keep_idle(self, endpoint: Endpoint, connection: _ServiceConnection) -> None:
+    def _started(self) -> _Helper:
         with self._lock:
-            self._connections[endpoint] = connection
-            if self._watcher is None:
-                self._watcher = threading.Thread(target=self._watch_idle, daemon=True)
-                self._watcher.start()
+            if self._helper is None:
+                self._helper = _Helper()
+                weakref.finalize(self, self._helper.stop)
+            return self._helper
 
-    def _watch_idle(self) -> None:
-        """Close idle connections the server closed; ends when none is left (or after 1 h)."""
-        deadline = time.monotonic() + 3600
-        while time.monotonic() < deadline:
-            time.sleep(_IDLE_POLL_SECONDS)
-            with self._lock:
-                idle = {c.sock: (e, c) for e, c in self._connections.items() if c.sock}
-                if not idle:
-                    break
-                readable, _, _ = select.select(list(idle), [], [], 0)
-                for sock in readable:
-                    endpoint, connection = idle[sock]
-                    connection.close()
-                    del self._connections[endpoint]
-        with self._lock:
-            self._watcher = None
 
-    def _connect(self, endpoint: Endpoint) -> _ServiceConnection:
-        context = self._contexts.get(endpoint.ca_bundle)
-        if context is None:
-            context = self._contexts[endpoint.ca_bundle] = client_context(endpoint.ca_bundle)
-        address = self.resolve(endpoint.host, endpoint.port)
-        return _ServiceConnection(address, context=context, server_hostname=endpoint.host)
+def status_error(answer: Answer) -> str:
+    """client-go's error for an HTTP answer outside 200..206, as `err.Error()` reads.
 
-    def _roundtrip(
-        self,
-        connection: _ServiceConnection,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
-        body: bytes | None,
-        deadline: float,
-    ) -> Answer:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise CallError(DEADLINE_EXCEEDED)
-        # The deadline covers the whole call: the socket timeout bounds each wait, and the timer
-        # cuts a server that trickles bytes just fast enough to never hit it.
-        timer = threading.Timer(remaining, _shutdown, args=(connection,))
-        timer.start()
+    `rest/request.go` `transformResponse` and `newUnstructuredResponseError`, then `Result.Error`
+    (a JSON body that decodes as a `Status` with `status: Failure` gives its message), and
+    k8s.io/apimachinery `pkg/api/errors` `NewGenericServerResponse` for the text of the rest.
+    """
+    content_type = answer.header("Content-Type")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("", "application/json"):
         try:
-            connection.timeout = remaining
-            if connection.sock is None:
-                connection.connect()
-                self.new_connections += 1
-            else:
-                connection.sock.settimeout(remaining)
-            headers = {
-                "Host": f"{endpoint.host}:{endpoint.port}",
-                "Accept": "application/json, */*",
-                "User-Agent": "kube-apiserver-admission",
-            }
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        finally:
-            timer.cancel()
-        if time.monotonic() > deadline:
-            raise CallError(DEADLINE_EXCEEDED)
-        if response.will_close:
-            connection.close()
-        return Answer(response.status, data, connection.peer_certificate)
+            body = json.loads(answer.body)
+        except ValueError:
+            body = None
+        if (
+            isinstance(body, dict)
+            and body.get("kind") == "Status"
+            and body.get("apiVersion") in (None, "v1")
+            and body.get("status") == "Failure"
+        ):
+            return str(body.get("message") or "")
+    text = content_type == "" or media.startswith("text/")
+    server_message = answer.body[:2048].decode(errors="replace").strip() if text else "unknown"
+    return _GENERIC_MESSAGES.get(answer.status, "").replace("%s", server_message) or (
+        # Go's %q; json.dumps quotes the same way but for rare escapes (\a, \x..).
+        f"an error on the server ({json.dumps(server_message, ensure_ascii=False)}) has "
+        "prevented the request from succeeding"
+        if answer.status >= 500
+        else f"the server responded with the status code {answer.status} but did not return "
+        "more information"
+    )
 
 
-_STALE_CONNECTION: Final = (
-    http.client.RemoteDisconnected,
-    ssl.SSLEOFError,
-    ssl.SSLZeroReturnError,
-    ConnectionResetError,
-    BrokenPipeError,
-    http.client.CannotSendRequest,
-)
+_GENERIC_MESSAGES: Final = {
+    400: "the server rejected our request for an unknown reason",
+    401: "the server has asked for the client to provide credentials",
+    403: "%s",
+    404: "the server could not find the requested resource",
+    405: "the server does not allow this method on the requested resource",
+    409: "the server reported a conflict",
+    415: "%s",
+    422: "the server rejected our request due to an error in our request",
+    429: "the server has received too many requests and has asked us to try again later",
+    503: "the server is currently unable to handle the request",
+    504: "the server was unable to return a response in the time allotted, but may still be "
+    "processing the request",
+}
 
 
-def _shutdown(connection: _ServiceConnection) -> None:
-    sock = connection.sock
-    if sock is not None:
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _describe(exc: BaseException, endpoint: Endpoint, resolve: Resolve) -> str:
-    if isinstance(exc, CallError):
-        return str(exc)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"tls: failed to verify certificate: {exc.verify_message}"
-    if isinstance(exc, ConnectionRefusedError):
-        host, port = resolve(endpoint.host, endpoint.port)
-        return f"dial tcp {host}:{port}: connect: connection refused"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return DEADLINE_EXCEEDED
-    return f"{type(exc).__name__}: {exc}"
+if __name__ == "__main__":
+    # `make` builds the helper ahead of the tests.
+    print(client_binary())

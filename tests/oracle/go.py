@@ -2,7 +2,8 @@
 
 Go comes from `.tools/go/bin/go`, installed and pinned by `scripts/install-go.sh` (which
 `make unit` runs first), or from `$GO`. A missing Go fails the tests: the oracle is never
-skipped. The oracle (tests/oracle/goregexp) is built with a clean environment whose build cache,
+skipped. The oracle (tests/oracle/goregexp) and the end-to-end tests' webhook client
+(tests/e2e/gowebhookclient) are built with a clean environment whose build cache,
 module path and config home all sit in `.tools/`, with GOTOOLCHAIN=local and GOPROXY=off, so the
 build touches nothing outside the repository and downloads nothing.
 """
@@ -69,18 +70,22 @@ def go_version(go: Path, home: Path) -> str:
 
 def build_goregexp(go: Path, out_dir: Path) -> Path:
     """Build the oracle into `out_dir`; Go's build cache in `.tools/` makes rebuilds cheap."""
-    binary = out_dir / "goregexp"
+    return build_go_program(go, GOREGEXP_SOURCE, out_dir / "goregexp")
+
+
+def build_go_program(go: Path, source: Path, binary: Path) -> Path:
+    """`go build` the module in `source` to `binary`, offline; a failure fails the test."""
     result = subprocess.run(
         [str(go), "build", "-o", str(binary), "."],
-        cwd=GOREGEXP_SOURCE,
-        env=go_environment(out_dir),
+        cwd=source,
+        env=go_environment(binary.parent),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     if result.returncode != 0:
-        pytest.fail(f"building the Go regexp oracle failed:\n{result.stderr}", pytrace=False)
+        pytest.fail(f"building {source.name} with Go failed:\n{result.stderr}", pytrace=False)
     return binary
 
 
