@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import yaml
 
+from app.commands.match_conditions import cel_string, cel_string_list, promotion_match_conditions
 from app.config import OPTIONS
 from app.k8s.names import DNS1123_SUBDOMAIN_MAX_BYTES, is_dns1123_subdomain
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME, GROUP, PROMOTION_RESOURCE
@@ -49,24 +50,6 @@ _MAX_NAME_CHARS: Final = DNS1123_SUBDOMAIN_MAX_BYTES
 _USERNAME_OPTION: Final = next(o for o in OPTIONS if o.name == "controller-username")
 
 
-def cel_string(text: str) -> str:
-    """A CEL string literal for `text`, single-quoted so it reads naturally inside YAML.
-
-    Backslash and quote are escaped, and so is every control character (CEL forbids a raw line
-    break in a quoted string), so a username can never end the literal early.
-    """
-    out = ["'"]
-    for ch in text:
-        if ch in ("\\", "'"):
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append("'")
-    return "".join(out)
-
-
 def _check_name(name: str) -> None:
     if is_dns1123_subdomain(name):
         raise ValueError(
@@ -82,15 +65,20 @@ def _check_usernames(usernames: Sequence[str]) -> None:
         _USERNAME_OPTION.parse(username)  # raises ValueError, worded as for --controller-username
 
 
-def build_policy(usernames: Sequence[str], name: str = DEFAULT_POLICY_NAME) -> list[dict[str, Any]]:
+def build_policy(
+    usernames: Sequence[str], name: str = DEFAULT_POLICY_NAME, *, match_conditions: bool = True
+) -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy and its binding, in that order, as plain dicts.
 
-    Raises `ValueError` for an empty list, a username the webhook would refuse, or a bad name.
+    With `match_conditions`, the policy carries the webhooks' own conditions
+    (`app.commands.match_conditions`): writes that leave the annotation alone, and the
+    controller's writes, skip it. Raises `ValueError` for an empty list, a username the webhook
+    would refuse, or a bad name.
     """
     _check_usernames(usernames)
     _check_name(name)
     key = cel_string(KEY)
-    allowed = "[" + ", ".join(cel_string(u) for u in dict.fromkeys(usernames)) + "]"
+    allowed = cel_string_list(usernames)
     new_map, old_map = "object.metadata.annotations", "oldObject.metadata.annotations"
 
     # Each variable is total (never an evaluation error): `oldObject` is null on CREATE, so it is
@@ -153,6 +141,11 @@ def build_policy(usernames: Sequence[str], name: str = DEFAULT_POLICY_NAME) -> l
                     }
                 ],
             },
+            **(
+                {"matchConditions": promotion_match_conditions(usernames)}
+                if match_conditions
+                else {}
+            ),
             "variables": variables,
             "validations": [
                 {

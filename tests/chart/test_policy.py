@@ -26,13 +26,25 @@ POLICY_NAME = f"{FULLNAME}-rollback-annotation"
             ["a:b", "c:d"],
             id="listed usernames in order",
         ),
+        pytest.param(
+            {"controller": {"usernames": ["it's a \\ name", "line\nbreak"]}},
+            ["it's a \\ name", "line\nbreak"],
+            id="usernames that need escaping in a CEL literal",
+        ),
     ],
 )
+@pytest.mark.parametrize("match_conditions", [True, False])
 def test_chart_policy_equals_the_policy_command(
-    values: dict[str, Any], usernames: list[str]
+    values: dict[str, Any], usernames: list[str], match_conditions: bool
 ) -> None:
-    manifests = render({**values, "validatingAdmissionPolicy": {"enabled": True}})
-    expected = build_policy(usernames, name=POLICY_NAME)
+    manifests = render(
+        {
+            **values,
+            "validatingAdmissionPolicy": {"enabled": True},
+            "defaultMatchConditions": match_conditions,
+        }
+    )
+    expected = build_policy(usernames, name=POLICY_NAME, match_conditions=match_conditions)
     for kind, want in zip(
         ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"), expected, strict=True
     ):

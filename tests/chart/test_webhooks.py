@@ -150,8 +150,7 @@ def test_all_namespaces_but_the_excluded_are_intercepted_by_default() -> None:
         assert keys == [NAMESPACE_NAME_LABEL]
 
 
-def test_match_conditions_are_absent_by_default_and_copied_to_every_webhook() -> None:
-    assert all("matchConditions" not in hook for hook in webhooks(render()))
+def test_users_match_conditions_are_copied_to_every_webhook() -> None:
     conditions = [
         {
             "name": "not-a-node",
@@ -159,7 +158,7 @@ def test_match_conditions_are_absent_by_default_and_copied_to_every_webhook() ->
         },
         {"name": "has-metadata", "expression": "has(object.metadata)"},
     ]
-    hooks = webhooks(render({"matchConditions": conditions}))
+    hooks = webhooks(render({"matchConditions": conditions, "defaultMatchConditions": False}))
     assert len(hooks) == 3
     assert all(hook["matchConditions"] == conditions for hook in hooks)
 

@@ -30,7 +30,8 @@ import yaml
 
 from app import cli
 from app.admission.review import decode_review
-from app.commands.policy import DEFAULT_POLICY_NAME, build_policy, cel_string, render_policy
+from app.commands.match_conditions import cel_string
+from app.commands.policy import DEFAULT_POLICY_NAME, build_policy, render_policy
 from app.k8s.field import go_quote
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME
 from app.webhooks.identity import ControllerIdentity
@@ -56,6 +57,7 @@ class PolicyEvaluator:
 
     def __init__(self, policy: dict[str, Any]) -> None:
         spec = policy["spec"]
+        self.conditions = [cel.compile(c["expression"]) for c in spec.get("matchConditions", ())]
         self.variables = [(v["name"], cel.compile(v["expression"])) for v in spec["variables"]]
         (validation,) = spec["validations"]
         self.expression = cel.compile(validation["expression"])
@@ -76,6 +78,11 @@ class PolicyEvaluator:
             "oldObject": old,
             "request": {"operation": operation, "userInfo": {"username": username}},
         }
+        # matchConditions first: any false skips the policy (the write is admitted by it). All
+        # are evaluated, so that one that is not total raises here.
+        matched = [condition.execute(activation) for condition in self.conditions]
+        if not all(matched):
+            return Verdict(True, "")
         variables: dict[str, Any] = {}
         activation["variables"] = variables
         for name, program in self.variables:

@@ -28,7 +28,13 @@ def test_a_good_project_config_is_stored(strip_mode: Installation) -> None:
     assert result.object["spec"]["promotionPolicies"][1]["autoRollback"] == {
         "onPromotion": ["Failed"]
     }
-    # Stored, so an update of it is admitted too (and validated again).
+    # Stored, so an update that leaves the spec as it was is admitted without a call (the
+    # chart's matchConditions), and one that changes it is validated again.
+    result = strip_mode.api.update(result.object, user=ALICE)
+    assert result.code == 200, result.status
+    assert result.calls == []
+    assert result.object is not None
+    result.object["spec"]["promotionPolicies"][0]["autoPromotionEnabled"] = False
     result = strip_mode.api.update(result.object, user=ALICE)
     assert result.code == 200, result.status
     assert result.calls == [Call(VALIDATE, 0, "allowed")]

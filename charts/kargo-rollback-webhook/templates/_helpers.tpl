@@ -157,7 +157,8 @@ tls.mode=certManager: the serving Certificate whose CA cert-manager injects into
 {{- end }}
 
 {{/*
-The fields every webhook shares; call with (dict "root" $ "path" <server path>).
+The fields every webhook shares; call with (dict "root" $ "path" <server path> "resource"
+<promotion|projectConfig>): the resource picks the chart's own matchConditions.
 */}}
 {{- define "kargo-rollback-webhook.webhookCommon" -}}
 {{- $root := .root }}
@@ -189,10 +190,73 @@ namespaceSelector:
       operator: In
       values: ["true"]
     {{- end }}
-{{- with $values.matchConditions }}
+{{- $conditions := list }}
+{{- if $values.defaultMatchConditions }}
+{{- $conditions = include (printf "kargo-rollback-webhook.%sMatchConditions" .resource) $root | fromJsonArray }}
+{{- end }}
+{{- $builtin := list }}
+{{- range $conditions }}{{ $builtin = append $builtin .name }}{{ end }}
+{{- range $values.matchConditions }}
+{{- if has .name $builtin }}
+{{- fail (printf "matchConditions: the name %q is taken by the chart's own condition; rename yours (or set defaultMatchConditions: false)" .name) }}
+{{- end }}
+{{- end }}
+{{- $conditions = concat $conditions $values.matchConditions }}
+{{- if gt (len $conditions) 64 }}
+{{- fail (printf "matchConditions: %d of yours and %d of the chart's make %d, over the API server's 64 per webhook" (len $values.matchConditions) (len $builtin) (len $conditions)) }}
+{{- end }}
+{{- with $conditions }}
 matchConditions:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{/*
+A CEL string literal for a string (app.commands.match_conditions.cel_string): single-quoted,
+backslash and quote escaped, every control character as \xNN, so no username can end the literal
+early or break a line (CEL forbids a raw line break in a quoted string).
+*/}}
+{{- define "kargo-rollback-webhook.celString" -}}
+{{- $s := . | replace "\\" "\\\\" | replace "'" "\\'" }}
+{{- range $c := until 32 }}{{ $s = replace (printf "%c" $c) (printf "\\x%02x" $c) $s }}{{ end }}
+{{- $s = replace (printf "%c" 127) "\\x7f" $s }}
+{{- printf "'%s'" $s }}
+{{- end }}
+
+{{/*
+The controller usernames as a CEL list literal, duplicates dropped, order kept.
+*/}}
+{{- define "kargo-rollback-webhook.controllerUsernamesCEL" -}}
+{{- $names := splitList "," (include "kargo-rollback-webhook.controllerUsernames" .) | uniq }}
+{{- $literals := list }}
+{{- range $names }}{{ $literals = append $literals (include "kargo-rollback-webhook.celString" .) }}{{ end }}
+{{- printf "[%s]" (join ", " $literals) }}
+{{- end }}
+
+{{/*
+The matchConditions that keep ordinary writes away from the webhooks, as a JSON list; kept
+identical to app/commands/match_conditions.py (tests/chart compares the two, and
+tests/commands/test_match_conditions.py proves them against the webhook's decisions).
+Promotions (both webhooks, and the fallback ValidatingAdmissionPolicy): a user who is not a
+controller username, setting, changing or removing kargo.akuity.io/rollback. Every expression is
+total: it never errors on absent or null annotations, or on oldObject null (CREATE).
+*/}}
+{{- define "kargo-rollback-webhook.promotionMatchConditions" -}}
+{{- $key := include "kargo-rollback-webhook.celString" "kargo.akuity.io/rollback" }}
+{{- $new := printf "has(object.metadata.annotations) && object.metadata.annotations != null && %s in object.metadata.annotations" $key }}
+{{- $old := printf "oldObject != null && has(oldObject.metadata.annotations) && oldObject.metadata.annotations != null && %s in oldObject.metadata.annotations" $key }}
+{{- $differ := printf "object.metadata.annotations[%s] != oldObject.metadata.annotations[%s]" $key $key }}
+{{- $notController := printf "!(request.userInfo.username in %s)" (include "kargo-rollback-webhook.controllerUsernamesCEL" .) }}
+{{- $changes := printf "(%s) != (%s) || ((%s) && (%s) && %s)" $new $old $new $old $differ }}
+{{- list (dict "name" "not-a-kargo-controller" "expression" $notController) (dict "name" "rollback-annotation-changes" "expression" $changes) | toJson }}
+{{- end }}
+
+{{/*
+ProjectConfigs: every CREATE, and an UPDATE whose spec differs from the old object's.
+*/}}
+{{- define "kargo-rollback-webhook.projectConfigMatchConditions" -}}
+{{- $expression := "oldObject == null || has(object.spec) != has(oldObject.spec) || (has(object.spec) && object.spec != oldObject.spec)" }}
+{{- list (dict "name" "create-or-spec-changes" "expression" $expression) | toJson }}
 {{- end }}
 
 {{/*
