@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,8 +24,21 @@ TOOLS = REPO_ROOT / ".tools"
 DEFAULT_GO = TOOLS / "go" / "bin" / "go"
 GOREGEXP_SOURCE = Path(__file__).resolve().parent / "goregexp"
 
-# Kargo's go.mod says `go 1.26.0`; the regexp package has not changed its syntax within 1.26.
-EXPECTED_GO_MINOR = "go1.26"
+INSTALL_GO = REPO_ROOT / "scripts" / "install-go.sh"
+
+
+def pinned_go_version() -> str:
+    """GO_VERSION from scripts/install-go.sh, the one place the Go version is pinned."""
+    found = re.search(r'^GO_VERSION="(go[0-9.]+)"$', INSTALL_GO.read_text(), re.MULTILINE)
+    assert found is not None, f'no GO_VERSION="go..." line in {INSTALL_GO}'
+    return found.group(1)
+
+
+def pinned_go_minor() -> str:
+    """The pinned release line (`go1.27` for go1.27.3): a `$GO` of another patch will do, as
+    `regexp/syntax` and the Unicode tables do not change within a release line."""
+    major, minor = pinned_go_version().split(".")[:2]
+    return f"{major}.{minor}"
 
 
 def go_binary() -> Path:
