@@ -101,4 +101,6 @@ def is_go_unicode_class(name: str) -> bool:
     RE2 C++ only takes exact category and script names, so `\\p{greek}`, `\\p{Letter}`,
     `\\p{ASCII}` and `\\p{old italic}` are Go-only.
     """
-    return _canonical_name(name) in _GO_UNICODE_CLASS_NAMES
+    # Most names are written as the tables spell them, already canonical (`Greek`, `Lu`): a name
+    # in the set is its own canonical form, so only the others are canonicalised.
+    return name in _GO_UNICODE_CLASS_NAMES or _canonical_name(name) in _GO_UNICODE_CLASS_NAMES
