@@ -81,12 +81,12 @@ def go_version(go: Path, home: Path) -> str:
     return result.stdout.strip()
 
 
-def build_goregexp(go: Path, out_dir: Path) -> Path:
+def build_goregexp(go: Path, out_dir: Path, source: Path = GOREGEXP_SOURCE) -> Path:
     """Build the oracle into `out_dir`; Go's build cache in `.tools/` makes rebuilds cheap."""
     binary = out_dir / "goregexp"
     result = subprocess.run(
         [str(go), "build", "-o", str(binary), "."],
-        cwd=GOREGEXP_SOURCE,
+        cwd=source,
         env=go_environment(out_dir),
         capture_output=True,
         text=True,
