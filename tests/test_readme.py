@@ -3,7 +3,8 @@
 - the configuration table row by row with the option declarations (flag, variable, default);
 - the metrics table with the families the application exports on `/metrics` after answering a
   review on each admission path (name, type, and the labels its samples carry);
-- the endpoints table with the application's dispatch table.
+- the endpoints table with the application's dispatch table;
+- the Go release the `regex:` rules follow with the one scripts/install-go.sh pins.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from app.admission.responses import Outcome
 from app.config import OPTIONS, Option
 from app.main import admission_webhooks
+from tests.oracle.go import pinned_go_minor
 from tests.support import app as in_process
 from tests.support.reviews import KEY, project_config, promotion, review
 
@@ -150,3 +152,9 @@ def test_the_two_commands_open_the_readme() -> None:
     head = README.split("\n## ", 1)[0]
     assert "make run" in head
     assert "make test" in head
+
+
+def test_the_go_release_the_rules_follow_is_the_pinned_one() -> None:
+    # The README names the release line; scripts/install-go.sh is the one place pinning it.
+    stated = re.findall(r"`regex:` patterns follow Go (\d+\.\d+)'s `regexp`", README)
+    assert stated == [pinned_go_minor().removeprefix("go")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import socket
 import ssl
@@ -50,6 +51,36 @@ def test_validating_paths_deny(server: ServerProcess) -> None:
     status = r.json()["response"]["status"]
     assert status["code"] == 422
     assert status["details"]["causes"][0]["field"] == "spec.promotionPolicies[0].stageSelector.name"
+
+
+def test_window_fields_the_webhook_does_not_own_pass_untouched(server: ServerProcess) -> None:
+    # Kargo #7012's `description` and `disabled`, and a key no Kargo has: admitted as they are,
+    # with no patch and no warning, while the window's stageSelector is still validated.
+    unowned = {"description": "quarterly freeze", "disabled": True, "futureKey": {"a": [1, None]}}
+    good = project_config(
+        spec={
+            "promotionWindows": [
+                {"name": "freeze", "kind": "Deny", "stageSelector": {"name": "regex:^prod$"}}
+                | unowned
+            ]
+        }
+    )
+    bad = copy.deepcopy(good)
+    bad["spec"]["promotionWindows"][0]["stageSelector"]["name"] = "regex:(prod"
+    with server.client() as c:
+        ok = c.post(PROJECT_CONFIG_VALIDATE_PATH, content=orjson.dumps(review(good)), headers=JSON)
+        denied = c.post(
+            PROJECT_CONFIG_VALIDATE_PATH, content=orjson.dumps(review(bad)), headers=JSON
+        )
+    response = ok.json()["response"]
+    assert response["allowed"] is True
+    assert "warnings" not in response
+    assert "patch" not in response
+    status = denied.json()["response"]["status"]
+    assert [(c["field"], c["reason"]) for c in status["details"]["causes"]] == [
+        ("spec.promotionWindows[0].stageSelector.name", "FieldValueInvalid")
+    ]
+    assert "missing closing )" in status["details"]["causes"][0]["message"]
 
 
 def test_many_requests_on_one_keep_alive_connection(server: ServerProcess) -> None:

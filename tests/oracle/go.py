@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +25,21 @@ TOOLS = REPO_ROOT / ".tools"
 DEFAULT_GO = TOOLS / "go" / "bin" / "go"
 GOREGEXP_SOURCE = Path(__file__).resolve().parent / "goregexp"
 
-# Kargo's go.mod says `go 1.26.0`; the regexp package has not changed its syntax within 1.26.
-EXPECTED_GO_MINOR = "go1.26"
+INSTALL_GO = REPO_ROOT / "scripts" / "install-go.sh"
+
+
+def pinned_go_version() -> str:
+    """GO_VERSION from scripts/install-go.sh, the one place the Go version is pinned."""
+    found = re.search(r'^GO_VERSION="(go[0-9.]+)"$', INSTALL_GO.read_text(), re.MULTILINE)
+    assert found is not None, f'no GO_VERSION="go..." line in {INSTALL_GO}'
+    return found.group(1)
+
+
+def pinned_go_minor() -> str:
+    """The pinned release line (`go1.27` for go1.27.3): a `$GO` of another patch will do, as
+    `regexp/syntax` and the Unicode tables do not change within a release line."""
+    major, minor = pinned_go_version().split(".")[:2]
+    return f"{major}.{minor}"
 
 
 def go_binary() -> Path:
@@ -68,9 +82,9 @@ def go_version(go: Path, home: Path) -> str:
     return result.stdout.strip()
 
 
-def build_goregexp(go: Path, out_dir: Path) -> Path:
+def build_goregexp(go: Path, out_dir: Path, source: Path = GOREGEXP_SOURCE) -> Path:
     """Build the oracle into `out_dir`; Go's build cache in `.tools/` makes rebuilds cheap."""
-    return build_go_program(go, GOREGEXP_SOURCE, out_dir / "goregexp")
+    return build_go_program(go, source, out_dir / "goregexp")
 
 
 def build_go_program(go: Path, source: Path, binary: Path) -> Path:

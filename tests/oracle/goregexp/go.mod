@@ -1,3 +1,3 @@
 module krw.test/oracle/goregexp
 
-go 1.26.0
+go 1.27.0

@@ -6,15 +6,24 @@
 // line on stdin. Output: one JSON object per line on stdout, in the same order,
 // {"ok": true} or {"ok": false, "error": "<err.Error()>"}.
 //
+// With -unicode-names it prints instead, as one JSON object, the names of the tables
+// regexp/syntax's unicodeTable looks `\p{...}` names up in (unicode.Categories,
+// unicode.CategoryAliases, unicode.Scripts) and unicode.Version: what the webhook's
+// app/kargo/patterns/unicode_names.py must list, and what scripts/gen-unicode-names.py writes there.
+//
 // Standard library only, so it builds with the pinned toolchain and nothing downloaded.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
+	"unicode"
 )
 
 type verdict struct {
@@ -22,7 +31,33 @@ type verdict struct {
 	Error string `json:"error,omitempty"`
 }
 
+type unicodeNames struct {
+	Version         string   `json:"version"`
+	Categories      []string `json:"categories"`
+	CategoryAliases []string `json:"categoryAliases"`
+	Scripts         []string `json:"scripts"`
+}
+
+func printUnicodeNames() {
+	names := unicodeNames{
+		Version:         unicode.Version,
+		Categories:      slices.Sorted(maps.Keys(unicode.Categories)),
+		CategoryAliases: slices.Sorted(maps.Keys(unicode.CategoryAliases)),
+		Scripts:         slices.Sorted(maps.Keys(unicode.Scripts)),
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(names); err != nil {
+		fmt.Fprintf(os.Stderr, "goregexp: %v\n", err)
+		os.Exit(2)
+	}
+}
+
 func main() {
+	names := flag.Bool("unicode-names", false, "print the Unicode table names as JSON and exit")
+	flag.Parse()
+	if *names {
+		printUnicodeNames()
+		return
+	}
 	in := bufio.NewScanner(os.Stdin)
 	// Patterns in the tests reach a few MiB (Go's size and nesting limits).
 	in.Buffer(make([]byte, 0, 1<<20), 64<<20)
