@@ -24,7 +24,13 @@ import yaml
 
 from app.commands.locations import at
 from app.commands.yaml_json import DocumentError, json_value
-from app.commands.yaml_scalars import MAPPING_TAG, PLAIN_TAG, SEQUENCE_TAG, STR_TAG
+from app.commands.yaml_scalars import (
+    MAPPING_TAG,
+    NON_SPECIFIC_TAG,
+    PLAIN_TAG,
+    SEQUENCE_TAG,
+    STR_TAG,
+)
 
 STDIN: Final = "-"
 
@@ -111,6 +117,7 @@ def _yaml_documents(data: bytes) -> Iterator[Document]:
     # Composing keeps each document's nodes, so a problem can name its line.
     loader = _ManifestLoader(data)
     check_aliases = b"&" in data  # no anchor, no alias: nothing can expand or recur
+    lines = _text_lines(data) if b"!" in data else None  # no `!`, no non-specific tag
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -119,6 +126,8 @@ def _yaml_documents(data: bytes) -> Iterator[Document]:
                 continue
             if check_aliases:
                 _check_expansion(node)
+            if lines is not None:
+                _mark_non_specific_tags(node, lines)
             try:
                 value = json_value(node)
             except DocumentError as exc:
@@ -142,6 +151,49 @@ def _yaml_documents(data: bytes) -> Iterator[Document]:
         raise Unreadable("YAML error: nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def _text_lines(data: bytes) -> list[str]:
+    """The input's lines, to read a node's properties at its mark (columns count characters)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", "replace")
+    else:
+        text = data.decode("utf-8-sig", "replace")
+    return text.splitlines()
+
+
+def _mark_non_specific_tags(root: yaml.Node, lines: list[str]) -> None:
+    """Give `NON_SPECIFIC_TAG` back to scalars written with the tag `!` (`! true`).
+
+    libyaml reports `!` as "plain implicit", so PyYAML resolves such a scalar as if it had no
+    tag (`true` a boolean). go-yaml v2 keeps the tag, which `resolve` does not resolve, so the
+    value stays text. The composed node no longer says which it was; its start mark, at its
+    first property (`&anchor` or `!tag`), does.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            mark = node.start_mark
+            if node.tag == PLAIN_TAG and mark is not None and _starts_with_bang(lines, mark):
+                node.tag = NON_SPECIFIC_TAG
+        else:
+            stack.extend(_children(node))
+
+
+def _starts_with_bang(lines: list[str], mark: yaml.Mark) -> bool:
+    if mark.line >= len(lines):
+        return False
+    for token in lines[mark.line][mark.column :].split():
+        if token == NON_SPECIFIC_TAG:
+            return True
+        if not token.startswith(("&", "!")):
+            return False  # past the node's properties
+    return False
 
 
 def _check_expansion(root: yaml.Node) -> None:

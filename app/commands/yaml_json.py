@@ -20,6 +20,7 @@ from typing import Final
 import yaml
 
 from app.commands.yaml_scalars import (
+    STR_TAG,
     ScalarError,
     decode,
     is_merge_key,
@@ -76,25 +77,68 @@ def _value_children(node: yaml.Node) -> list[yaml.Node]:
 
 def _mapping(node: yaml.MappingNode, values: dict[int, object]) -> dict[str, object]:
     mapping: dict[str, object] = {}
+    written: dict[str, tuple[object, yaml.Node]] = {}  # JSON key -> the Go key, its node
     for key_node, value_node in node.value:
         if is_merge_key(key_node.tag, key_node.value):
-            _merge(mapping, value_node, values)
+            _merge(mapping, key_node, value_node, values)
             continue
         try:
-            key = json_key(decode(key_node.tag, key_node.value))
+            decoded = decode(key_node.tag, key_node.value)
+            key = json_key(decoded)
         except ScalarError as exc:
             raise DocumentError(str(exc), key_node) from None
+        go_key = (type(decoded), decoded)
+        earlier = written.get(key)
+        if earlier is not None and earlier[0] != go_key:
+            raise DocumentError(_collision(key, earlier[1], key_node), key_node)
+        written[key] = (go_key, key_node)
         mapping[key] = values[id(value_node)]  # a later duplicate key wins, as in go-yaml v2
     return mapping
 
 
-def _merge(mapping: dict[str, object], node: yaml.Node, values: dict[int, object]) -> None:
+def _collision(key: str, first: yaml.Node, second: yaml.Node) -> str:
+    """Two different keys (`1` and `"1"`) that sigs.k8s.io/yaml writes as one JSON key.
+
+    go-yaml v2 decodes them as two keys of a `map[interface{}]interface{}`; converting to JSON
+    writes both as the same string, and which one the API server keeps depends on Go's map
+    iteration order: kubectl applies either at random. Refused, naming both.
+    """
+    return (
+        f"mapping keys {_spelled(first)} (line {_line(first)}) and {_spelled(second)} "
+        f"(line {_line(second)}) both become the JSON key {key!r}; kubectl would keep one of "
+        "them at random"
+    )
+
+
+def _spelled(node: yaml.Node) -> str:
+    return repr(node.value) if node.tag == STR_TAG else str(node.value)
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1 if node.start_mark is not None else 0
+
+
+def _merge(
+    mapping: dict[str, object],
+    key_node: yaml.Node,
+    node: yaml.Node,
+    values: dict[int, object],
+) -> None:
     """`<<: *base` or `<<: [*a, *b]`: the merged keys land where the `<<` stands, the earlier
-    of several merged mappings taking precedence."""
+    of several merged mappings taking precedence.
+
+    go-yaml v2's `decoder.merge` (decode.go) takes a mapping, an alias of a mapping, or a
+    sequence (written in place) of mappings and aliases of mappings; anything else, an alias
+    of a sequence included, fails with "map merge requires map or sequence of maps as the
+    value". The composed tree shares an alias's node with its anchor, so an alias is told
+    apart by where its node starts: an anchor always comes before the `<<` that uses it.
+    """
     if isinstance(node, yaml.MappingNode):
         merged = [node]
-    elif isinstance(node, yaml.SequenceNode) and all(
-        isinstance(item, yaml.MappingNode) for item in node.value
+    elif (
+        isinstance(node, yaml.SequenceNode)
+        and not _defined_before(node, key_node)
+        and all(isinstance(item, yaml.MappingNode) for item in node.value)
     ):
         merged = list(reversed(node.value))
     else:
@@ -103,6 +147,15 @@ def _merge(mapping: dict[str, object], node: yaml.Node, values: dict[int, object
         value = values[id(item)]
         assert isinstance(value, dict)  # a mapping node's value
         mapping.update(value)
+
+
+def _defined_before(node: yaml.Node, key_node: yaml.Node) -> bool:
+    """Whether `node` starts before `key_node`: it is an alias's anchored node, not the value
+    written after the key."""
+    start, key = node.start_mark, key_node.start_mark
+    if start is None or key is None:
+        return False
+    return (start.line, start.column) < (key.line, key.column)
 
 
 def _scalar_value(node: yaml.ScalarNode) -> object:
