@@ -11,14 +11,18 @@ applies it. `check` reads YAML and JSON manifests and runs exactly the webhook's
 - every Promotion goes through `validate_promotion` as a CREATE by the user `--as` (default
   `kargo-rollback-webhook:check`, not the controller): a Promotion that carries the rollback
   annotation is reported, because applying it as anyone but the controller is denied;
+- every Stage is read, and once all inputs are, the Stages of each Project whose ProjectConfig
+  is among them are matched to its promotion policies (`app.commands.explain`);
 - everything else (other kinds, other versions, documents that are not objects) is skipped and
   counted. `List` kinds are unpacked, their items numbered from 1.
 
-Exit codes: 0 clean (warnings allowed), 1 a manifest is invalid, 2 wrong usage or an input that
-cannot be read (a YAML or JSON error is reported with its file, line and column).
+Exit codes: 0 clean (warnings allowed, unless `--strict`), 1 a manifest is invalid (or a warning
+with `--strict`), 2 wrong usage or an input that cannot be read (a YAML or JSON error is
+reported with its file, line and column).
 
 Reading the files (YAML as Kubernetes reads it, and hostile input) is `app.commands.manifests`;
-finding a field's line is `app.commands.locations`.
+finding a field's line is `app.commands.locations`; the report is `app.commands.report` and its
+output formats (text, json, SARIF, JUnit XML, GitHub Actions commands) `app.commands.formats`.
 """
 
 from __future__ import annotations
@@ -384,11 +388,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `check` command to the main CLI's subparsers."""
     command = subparsers.add_parser(
         "check",
-        help="check ProjectConfig and Promotion manifests with the webhook's rules",
+        help="check ProjectConfig and Promotion manifests with the webhook's rules, and explain "
+        "which promotion policy governs each Stage",
         description=(
             "Check ProjectConfigs and Promotions in YAML/JSON manifests with exactly the "
-            "webhook's rules, before they reach a cluster. Other kinds are skipped. Exit 0 when "
-            "clean, 1 when a manifest is invalid, 2 on wrong usage or unreadable input."
+            "webhook's rules, before they reach a cluster; with Stages among the inputs, show "
+            "the promotion policy that governs each and warn about policies that select no "
+            "Stage, are shadowed, or use unanchored regexes. Other kinds are skipped. Exit 0 "
+            "when clean, 1 when a manifest is invalid (or a warning with --strict), 2 on wrong "
+            "usage or unreadable input."
         ),
         epilog=(
             "A ProjectConfig without metadata.namespace is taken to be in --namespace, or else in "
