@@ -12,8 +12,11 @@ Go walks bytes and decodes runes where it compares characters; this walks code p
 character doublestar treats specially is ASCII, so skipping "the next byte" after a backslash and
 skipping the next code point leave the same special characters behind.
 
-`{a,b}` alternatives are tried by recursion, as doublestar does; a pattern nested beyond Python's
-stack is reported as `BadGlob` rather than crash the check.
+`{a,b}` alternatives are tried by recursion, as doublestar does, which is exponential in the
+number of groups whose alternatives all match before the match fails (`{a,a}{a,a}…x`): in Kargo
+too. Here the tries are counted, and past `MAX_ALTERNATIVE_TRIES` tries or
+`MAX_ALTERNATIVE_GROUPS` groups (or Python's stack) the verdict is `GlobTooComplex`, never a hang
+or a guess.
 """
 
 from __future__ import annotations
@@ -35,24 +38,48 @@ _START: Final = {
 }
 
 
+# Far beyond any stage selector (`{dev,qa,uat}-{eu,us}-*` tries 6 alternatives), small enough to
+# give up within milliseconds.
+MAX_ALTERNATIVE_TRIES: Final = 10_000
+# Each `{` costs a level of recursion and a copy of the pattern; no stage selector needs more.
+MAX_ALTERNATIVE_GROUPS: Final = 100
+
+
 class BadGlob(Exception):
     """doublestar.ErrBadPattern: the pattern is malformed where matching reached it."""
 
 
+class GlobTooComplex(Exception):
+    """Too many `{a,b}` alternatives to try: no verdict (doublestar would keep going)."""
+
+
+class _Budget:
+    """How many more `{...}` alternatives may be tried in one match."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_ALTERNATIVE_TRIES
+
+
 def match(pattern: str, name: str) -> bool:
-    """doublestar `Match(pattern, name)`; raises `BadGlob` where `Match` returns ErrBadPattern."""
+    """doublestar `Match(pattern, name)`; raises `BadGlob` where `Match` returns ErrBadPattern,
+    `GlobTooComplex` where no verdict is given."""
     try:
-        return _match(pattern, name, True, **_START)
+        return _match(pattern, name, True, budget=_Budget(), **_START)
     except RecursionError:
-        raise BadGlob("pattern nested too deeply") from None
+        raise GlobTooComplex("alternatives nested too deeply") from None
 
 
 def match_unvalidated(pattern: str, name: str) -> bool:
-    """doublestar `MatchUnvalidated`, which Kargo calls: an error is simply no match."""
+    """doublestar `MatchUnvalidated`, which Kargo calls: an error is simply no match.
+    Raises `GlobTooComplex` where no verdict is given."""
     try:
-        return _match(pattern, name, False, **_START)
-    except (BadGlob, RecursionError):
+        return _match(pattern, name, False, budget=_Budget(), **_START)
+    except BadGlob:
         return False
+    except RecursionError:
+        raise GlobTooComplex("alternatives nested too deeply") from None
 
 
 def _match(
@@ -60,6 +87,7 @@ def _match(
     name: str,
     validate: bool,
     *,
+    budget: _Budget,
     doublestar_pattern_backtrack: int,
     doublestar_name_backtrack: int,
     star_pattern_backtrack: int,
@@ -67,6 +95,9 @@ def _match(
     pat_idx: int,
     name_idx: int,
 ) -> bool:
+    budget.left -= 1
+    if budget.left < 0 or pattern.count("{") > MAX_ALTERNATIVE_GROUPS:
+        raise GlobTooComplex("too many alternatives to try")
     pat_len, name_len = len(pattern), len(name)
     start_of_segment = True
     while name_idx < name_len:
@@ -163,6 +194,7 @@ def _match(
                         pattern[:before] + pattern[pat_idx:comma] + pattern[closing + 1 :],
                         name,
                         validate,
+                        budget=budget,
                         doublestar_pattern_backtrack=doublestar_pattern_backtrack,
                         doublestar_name_backtrack=doublestar_name_backtrack,
                         star_pattern_backtrack=star_pattern_backtrack,
@@ -176,6 +208,7 @@ def _match(
                     pattern[:before] + pattern[pat_idx:closing] + pattern[closing + 1 :],
                     name,
                     validate,
+                    budget=budget,
                     doublestar_pattern_backtrack=doublestar_pattern_backtrack,
                     doublestar_name_backtrack=doublestar_name_backtrack,
                     star_pattern_backtrack=star_pattern_backtrack,

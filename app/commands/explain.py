@@ -38,7 +38,7 @@ STAGE_NOT_FOUND: Final = "StageNotFound"
 POLICY_MATCHES_NO_STAGE: Final = "PolicyMatchesNoStage"
 POLICY_SHADOWED: Final = "PolicyShadowed"
 UNANCHORED_REGEX: Final = "UnanchoredRegex"
-UNKNOWN_MATCH: Final = "MatchNotEvaluated"
+MATCH_NOT_EVALUATED: Final = "MatchNotEvaluated"
 
 _POLICIES: Final = FieldPath.root("spec").child("promotionPolicies")
 
@@ -147,9 +147,10 @@ def _explain_project(
         if policy.index in unknown:
             warn(
                 policy,
-                f"{go_quote(policy.name)}: this regular expression is valid in Go but cannot be "
-                "evaluated here, so the Stages it selects are not shown",
-                UNKNOWN_MATCH,
+                f"{go_quote(policy.name)} cannot be evaluated here (Go regexp syntax that RE2 "
+                "does not compile, or a glob with too many {a,b} alternatives to try), so the "
+                "Stages it selects are not shown",
+                MATCH_NOT_EVALUATED,
             )
         elif kind == "exact" and policy.name not in names:
             warn(
@@ -165,7 +166,7 @@ def _explain_project(
                 "among the inputs; this policy applies to none",
                 POLICY_MATCHES_NO_STAGE,
             )
-        if kind == "regex":
+        if kind == "regex" and policy.index not in unknown:
             _check_anchors(policy, matched_by[policy.index], warn)
     for (later, first), stage_names in sorted(shadowed.items()):
         target = next(p for p in policies if p.index == later)

@@ -11,7 +11,7 @@ absent selector matches every Stage.
 RE2 runs here through google-re2, which shares Go's regexp syntax and its leftmost-first
 semantics. Where google-re2 cannot compile a pattern that Go accepts (Go-only syntax such as a
 newer Unicode script name), the match is unknown (`None`) and the caller says so instead of
-guessing.
+guessing; so is a glob with too many `{a,b}` alternatives to try.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Final, Protocol
 
 import re2
 
-from app.commands.doublestar import match_unvalidated
+from app.commands.doublestar import GlobTooComplex, match_unvalidated
 
 GLOB_PREFIX: Final = "glob:"
 REGEX_PREFIXES: Final = ("regex:", "regexp:")
@@ -53,7 +53,10 @@ def name_matches(selector: str, name: str) -> bool | None:
     """Whether Kargo's matcher for `selector` matches the Stage `name`; None when unknown."""
     kind = pattern_kind(selector)
     if kind == "glob":
-        return match_unvalidated(selector.removeprefix(GLOB_PREFIX), name)
+        try:
+            return match_unvalidated(selector.removeprefix(GLOB_PREFIX), name)
+        except GlobTooComplex:
+            return None
     if kind == "regex":
         return regex_search(regex_body(selector), name)
     return selector == name

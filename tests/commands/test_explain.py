@@ -18,6 +18,14 @@ import pytest
 
 from app import cli
 from app.commands.check import CheckOptions, check_paths
+from app.commands.explain import (
+    MATCH_NOT_EVALUATED,
+    POLICY_SHADOWED,
+    Explanation,
+    Policies,
+    Stage,
+    explain,
+)
 from app.commands.report import EXIT_INVALID, EXIT_OK, Report
 
 REPO = Path(__file__).parents[1] / "fixtures" / "check" / "sample-repo"
@@ -189,3 +197,51 @@ def test_an_invalid_projectconfig_is_reported_not_explained(tmp_path: Path) -> N
     assert [p.field for p in report.problems] == ["spec.promotionPolicies[1].stageSelector.name"]
     assert report.warnings == []
     assert {row.policy for row in report.stage_policies} == {None}
+
+
+# --- the first-match rule on its own ------------------------------------------------------------
+
+
+def stage(name: str, **labels: str) -> Stage[str]:
+    return Stage("p", name, labels, "stages.yaml", 1, name)
+
+
+def explained(policies: list[object], *stages: Stage[str]) -> Explanation[str]:
+    return explain([Policies("p", policies, "pc")], list(stages))
+
+
+def test_a_policy_without_any_selector_governs_every_stage() -> None:
+    # Kargo: no stageSelector means `stage` as the name; an empty name places no constraint.
+    result = explained([{"autoPromotionEnabled": True}], stage("a"), stage("b"))
+    assert [(row.stage, row.policy, row.auto_promotion) for row in result.rows] == [
+        ("a", 0, True),
+        ("b", 0, True),
+    ]
+    assert result.warnings == []
+
+
+def test_an_empty_stage_selector_governs_every_stage_and_shadows_the_rest() -> None:
+    result = explained([{"stageSelector": {}}, {"stage": "a"}], stage("a"))
+    assert [(row.policy, row.shadowed) for row in result.rows] == [(0, (1,))]
+    assert [(w.reason, str(w.path)) for w in result.warnings] == [
+        (POLICY_SHADOWED, "spec.promotionPolicies[1].stage")
+    ]
+
+
+def test_the_name_and_the_labels_must_both_match() -> None:
+    policy = {"stageSelector": {"name": "glob:prod-*", "matchLabels": {"tier": "stable"}}}
+    result = explained([policy], stage("prod-a", tier="stable"), stage("prod-b", tier="canary"))
+    assert {row.stage: row.policy for row in result.rows} == {"prod-a": 0, "prod-b": None}
+
+
+def test_a_selector_that_cannot_be_evaluated_is_said_so() -> None:
+    result = explained([{"stageSelector": {"name": "regex:("}}], stage("a"))
+    assert [w.reason for w in result.warnings] == [MATCH_NOT_EVALUATED]
+    assert result.rows[0].policy is None
+
+
+def test_stages_of_another_project_are_not_matched() -> None:
+    other = Stage("q", "a", {}, "stages.yaml", 1, "a")
+    result = explain([Policies("p", [{"stage": "a"}], "pc")], [other])
+    assert [(row.project, row.policy) for row in result.rows] == [("q", None)]
+    assert result.warnings == []  # Project p has no Stage among the inputs: not explained
