@@ -42,7 +42,9 @@ class Finding:
     namespace: str
     field: str  # the field path, "" when the finding is about the whole object
     message: str
-    reason: str  # the cause's reason (FieldValueInvalid, ...); "" for warnings
+    # The cause's reason (FieldValueInvalid, ...) or a policy warning's kind (StageNotFound,
+    # ...): the rule id in SARIF; "" for the webhook's own warnings.
+    reason: str
     line: int | None = None  # 1-based line of the field (or its nearest parent), when known
     column: int | None = None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -188,3 +189,17 @@ def test_a_file_name_with_separators_stays_one_property(tmp_path: Path) -> None:
     (line, *_) = github(check_paths([str(odd)], CheckOptions()))
     properties = line.split("::")[1].removeprefix("error ")
     assert properties.startswith(f"file={tmp_path}/a%2Cb%3Ac.yaml,line=")
+
+
+def test_the_console_script_writes_sarif_and_strict_fails_on_warnings() -> None:
+    """The installed command, in its own process, as a CI job runs it."""
+    script = Path(sys.executable).parent / "kargo-rollback-webhook"
+    done = subprocess.run(
+        [str(script), "check", "-o", "sarif", "--strict", *FINDINGS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    jsonschema.Draft4Validator(SCHEMA).validate(orjson.loads(done.stdout))
