@@ -178,21 +178,30 @@ def _mark_non_specific_tags(root: yaml.Node, lines: list[str]) -> None:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            mark = node.start_mark
-            if node.tag == PLAIN_TAG and mark is not None and _starts_with_bang(lines, mark):
+            start, end = node.start_mark, node.end_mark
+            if node.tag == PLAIN_TAG and start and _starts_with_bang(lines, start, end):
                 node.tag = NON_SPECIFIC_TAG
         else:
             stack.extend(_children(node))
 
 
-def _starts_with_bang(lines: list[str], mark: yaml.Mark) -> bool:
-    if mark.line >= len(lines):
-        return False
-    for token in lines[mark.line][mark.column :].split():
-        if token == NON_SPECIFIC_TAG:
-            return True
-        if not token.startswith(("&", "!")):
-            return False  # past the node's properties
+def _starts_with_bang(lines: list[str], start: yaml.Mark, end: yaml.Mark | None) -> bool:
+    """Whether the node's properties, read between its marks (over line breaks and comments, as
+    YAML allows between them), include the tag `!` alone."""
+    last = start.line if end is None else end.line
+    column = start.column
+    for number in range(start.line, min(last, len(lines) - 1) + 1):
+        text = lines[number]
+        if number == last and end is not None:
+            text = text[: end.column]
+        for token in text[column:].split():
+            if token.startswith("#"):
+                break  # a comment: the properties go on, if at all, on the next line
+            if token == NON_SPECIFIC_TAG:
+                return True
+            if not token.startswith(("&", "!")):
+                return False  # past the node's properties
+        column = 0
     return False
 
 

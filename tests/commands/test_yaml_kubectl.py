@@ -27,6 +27,12 @@ def decoded(text: str) -> object:
         pytest.param("v: &a ! true\nw: *a", {"v": "true", "w": "true"}, id="after an anchor"),
         pytest.param("v: ! &a true\nw: *a", {"v": "true", "w": "true"}, id="before an anchor"),
         pytest.param("! 1: x", {"1": "x"}, id="a key with ! is the string key"),
+        pytest.param("v: &a\n  ! true", {"v": "true"}, id="the tag on the line after the anchor"),
+        pytest.param("v: ! # why\n  true", {"v": "true"}, id="a comment after the tag"),
+        pytest.param("v: &a # note\n  true", {"v": True}, id="an anchor alone changes nothing"),
+        pytest.param(
+            "v: &a\n! w: x", {"v": None, "w": "x"}, id="the next key's tag is not the null's"
+        ),
         pytest.param("v: [! true, true]", {"v": ["true", True]}, id="in a flow sequence"),
         pytest.param("v: !!str true", {"v": "true"}, id="!!str too (unchanged)"),
         pytest.param("v: true  # ! not a tag", {"v": True}, id="a ! elsewhere changes nothing"),
