@@ -2,7 +2,9 @@
 
 Kubernetes reads YAML with go-yaml v2 into untyped JSON (sigs.k8s.io/yaml); `documents` decodes
 every document of a file the same way (JSON for *.json): PyYAML composes the nodes,
-`app.commands.yaml_json` builds the JSON value from them with go-yaml v2's rules. Each YAML
+`app.commands.yaml_json` builds the JSON value from them with go-yaml v2's rules. (One fact
+PyYAML hides from the composed nodes is recovered from the text: whether a scalar carries the
+non-specific tag `!`, which go-yaml v2 keeps and does not resolve.) Each YAML
 document keeps its node tree, so a finding can name its line (`app.commands.locations`).
 
 Hostile input. YAML aliases share one node, so composing a "billion laughs" document is cheap,

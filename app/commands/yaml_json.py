@@ -4,7 +4,11 @@ PyYAML's constructors build YAML 1.1 types Kubernetes never sees: `!!pairs` and 
 lists of tuples, `!!set` as a Python set, timestamps as dates, `1:20` as 80. go-yaml v2 ignores
 the tag of a mapping or a sequence, so `!!omap [a: 1]` is a list of one-key mappings there and
 `!!set {a}` a mapping to null; it resolves scalars by its own rules (`app.commands.yaml_scalars`)
-and merges `<<` keys in order, each later key overriding what came before, merged or not.
+and merges `<<` keys in order, each later key overriding what came before, merged or not. A
+merge go-yaml v2 refuses (of an alias of a list, say) is refused, and so are two different keys
+of one mapping that become the same JSON key (`1` and `"1"`), which kubectl would resolve at
+random. (Keys are compared as written in the mapping; one that collides only with a key brought
+in by a `<<` merge is not detected.)
 `json_value` builds exactly that from the composed nodes, so every document `check` reads is made
 of dicts, lists and JSON scalars, whatever tags it carries.
 
