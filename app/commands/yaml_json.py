@@ -7,8 +7,8 @@ the tag of a mapping or a sequence, so `!!omap [a: 1]` is a list of one-key mapp
 and merges `<<` keys in order, each later key overriding what came before, merged or not. A
 merge go-yaml v2 refuses (of an alias of a list, say) is refused, and so are two different keys
 of one mapping that become the same JSON key (`1` and `"1"`), which kubectl would resolve at
-random. (Keys are compared as written in the mapping; one that collides only with a key brought
-in by a `<<` merge is not detected.)
+random, whether written in the mapping or brought in by a `<<` merge (the merged mapping's Go
+keys are kept for that).
 `json_value` builds exactly that from the composed nodes, so every document `check` reads is made
 of dicts, lists and JSON scalars, whatever tags it carries.
 
@@ -45,9 +45,14 @@ class DocumentError(Exception):
         self.message, self.node = message, node
 
 
+# A mapping's keys as go-yaml v2 holds them: JSON key -> (the Go key's type and value, its node).
+_Keys = dict[str, tuple[object, yaml.Node]]
+
+
 def json_value(root: yaml.Node) -> object:
     """The JSON value of a composed document (acyclic: the caller has checked)."""
     values: dict[int, object] = {}
+    keys: dict[int, _Keys] = {}  # per mapping node, for merges into other mappings
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_built = stack.pop()
@@ -60,7 +65,7 @@ def json_value(root: yaml.Node) -> object:
             stack.append((node, True))
             stack.extend((child, False) for child in _value_children(node))
         elif isinstance(node, yaml.MappingNode):
-            values[ident] = _mapping(node, values)
+            values[ident] = _mapping(node, values, keys)
         else:
             values[ident] = [values[id(item)] for item in node.value]
     return values[id(root)]
@@ -79,25 +84,40 @@ def _value_children(node: yaml.Node) -> list[yaml.Node]:
     return children
 
 
-def _mapping(node: yaml.MappingNode, values: dict[int, object]) -> dict[str, object]:
+def _mapping(
+    node: yaml.MappingNode, values: dict[int, object], keys: dict[int, _Keys]
+) -> dict[str, object]:
     mapping: dict[str, object] = {}
-    written: dict[str, tuple[object, yaml.Node]] = {}  # JSON key -> the Go key, its node
+    written: _Keys = {}
     for key_node, value_node in node.value:
         if is_merge_key(key_node.tag, key_node.value):
-            _merge(mapping, key_node, value_node, values)
+            for merged in _merged(key_node, value_node):
+                for key, entry in keys[id(merged)].items():
+                    _check_collision(written, key, entry, key_node)
+                    written[key] = entry
+                value = values[id(merged)]
+                assert isinstance(value, dict)  # a mapping node's value
+                mapping.update(value)
             continue
         try:
             decoded = decode(key_node.tag, key_node.value)
             key = json_key(decoded)
         except ScalarError as exc:
             raise DocumentError(str(exc), key_node) from None
-        go_key = (type(decoded), decoded)
-        earlier = written.get(key)
-        if earlier is not None and earlier[0] != go_key:
-            raise DocumentError(_collision(key, earlier[1], key_node), key_node)
-        written[key] = (go_key, key_node)
+        entry = ((type(decoded), decoded), key_node)
+        _check_collision(written, key, entry, key_node)
+        written[key] = entry
         mapping[key] = values[id(value_node)]  # a later duplicate key wins, as in go-yaml v2
+    keys[id(node)] = written
     return mapping
+
+
+def _check_collision(
+    written: _Keys, key: str, entry: tuple[object, yaml.Node], at: yaml.Node
+) -> None:
+    earlier = written.get(key)
+    if earlier is not None and earlier[0] != entry[0]:
+        raise DocumentError(_collision(key, earlier[1], entry[1]), at)
 
 
 def _collision(key: str, first: yaml.Node, second: yaml.Node) -> str:
@@ -122,14 +142,9 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1 if node.start_mark is not None else 0
 
 
-def _merge(
-    mapping: dict[str, object],
-    key_node: yaml.Node,
-    node: yaml.Node,
-    values: dict[int, object],
-) -> None:
-    """`<<: *base` or `<<: [*a, *b]`: the merged keys land where the `<<` stands, the earlier
-    of several merged mappings taking precedence.
+def _merged(key_node: yaml.Node, node: yaml.Node) -> list[yaml.MappingNode]:
+    """The mappings `<<: *base` or `<<: [*a, *b]` merges, in the order they are applied: the
+    merged keys land where the `<<` stands, the earlier of several mappings taking precedence.
 
     go-yaml v2's `decoder.merge` (decode.go) takes a mapping, an alias of a mapping, or a
     sequence (written in place) of mappings and aliases of mappings; anything else, an alias
@@ -138,19 +153,14 @@ def _merge(
     apart by where its node starts: an anchor always comes before the `<<` that uses it.
     """
     if isinstance(node, yaml.MappingNode):
-        merged = [node]
-    elif (
+        return [node]
+    if (
         isinstance(node, yaml.SequenceNode)
         and not _defined_before(node, key_node)
         and all(isinstance(item, yaml.MappingNode) for item in node.value)
     ):
-        merged = list(reversed(node.value))
-    else:
-        raise DocumentError(_WANT_MAP, node)
-    for item in merged:
-        value = values[id(item)]
-        assert isinstance(value, dict)  # a mapping node's value
-        mapping.update(value)
+        return list(reversed(node.value))
+    raise DocumentError(_WANT_MAP, node)
 
 
 def _defined_before(node: yaml.Node, key_node: yaml.Node) -> bool:
