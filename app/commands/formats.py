@@ -30,7 +30,9 @@ OutputFormat = Literal["text", "json", "sarif", "junit", "github"]
 OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = ("text", "json", "sarif", "junit", "github")
 
 TOOL_NAME: Final = "kargo-rollback-webhook"
-SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SCHEMA: Final = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 INPUT_ERROR_RULE: Final = "UnreadableInput"
 _WARNING_RULE: Final = "Warning"  # a warning of the webhook's own, which carries no reason
 
