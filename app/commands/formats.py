@@ -141,7 +141,6 @@ def sarif(report: Report) -> dict[str, object]:
                 "tool": {
                     "driver": {
                         "name": TOOL_NAME,
-                        "informationUri": "https://github.com/akuity/kargo",
                         "rules": list(rules.values()),
                     }
                 },

@@ -62,6 +62,7 @@ def test_sarif_validates_against_the_schema(
     assert err == ""  # unreadable inputs are results, not stderr lines
     log = orjson.loads(out)
     jsonschema.Draft4Validator(SCHEMA).validate(log)
+    assert log["$schema"] == SCHEMA["id"]
     (sarif_run,) = log["runs"]
     results, rules = sarif_run["results"], sarif_run["tool"]["driver"]["rules"]
     report = orjson.loads(json_out)
