@@ -11,14 +11,18 @@ applies it. `check` reads YAML and JSON manifests and runs exactly the webhook's
 - every Promotion goes through `validate_promotion` as a CREATE by the user `--as` (default
   `kargo-rollback-webhook:check`, not the controller): a Promotion that carries the rollback
   annotation is reported, because applying it as anyone but the controller is denied;
+- every Stage is read, and once all inputs are, the Stages of each Project whose ProjectConfig
+  is among them are matched to its promotion policies (`app.commands.explain`);
 - everything else (other kinds, other versions, documents that are not objects) is skipped and
   counted. `List` kinds are unpacked, their items numbered from 1.
 
-Exit codes: 0 clean (warnings allowed), 1 a manifest is invalid, 2 wrong usage or an input that
-cannot be read (a YAML or JSON error is reported with its file, line and column).
+Exit codes: 0 clean (warnings allowed, unless `--strict`), 1 a manifest is invalid (or a warning
+with `--strict`), 2 wrong usage or an input that cannot be read (a YAML or JSON error is
+reported with its file, line and column).
 
 Reading the files (YAML as Kubernetes reads it, and hostile input) is `app.commands.manifests`;
-finding a field's line is `app.commands.locations`.
+finding a field's line is `app.commands.locations`; the report is `app.commands.report` and its
+output formats (text, json, SARIF, JUnit XML, GitHub Actions commands) `app.commands.formats`.
 """
 
 from __future__ import annotations
@@ -27,15 +31,24 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import BinaryIO, Final, Literal, TextIO
+from dataclasses import dataclass, replace
+from typing import BinaryIO, Final
 
-import orjson
 import yaml
 
 from app.admission.review import API_VERSION_V1, AdmissionRequest, GroupVersionKind
+from app.commands.explain import Policies, Stage, explain
+from app.commands.formats import OUTPUT_FORMATS, write_report
 from app.commands.locations import at, child_node, item_node, node_at
 from app.commands.manifests import STDIN, Unreadable, documents, read_input
+from app.commands.report import (
+    EXIT_INPUT,
+    Finding,
+    InputError,
+    Location,
+    Report,
+    Severity,
+)
 from app.config import OPTIONS
 from app.k8s.field import ErrorType, FieldPath
 from app.k8s.status import OMITTED_ERRORS_REASON, omitted_errors_message
@@ -44,15 +57,12 @@ from app.kargo.constants import (
     GROUP,
     PROJECT_CONFIG_KIND,
     PROMOTION_KIND,
+    STAGE_KIND,
     VERSION,
 )
 from app.kargo.projectconfig import AutoRollbackSchema, validate_project_config
 from app.webhooks.identity import ControllerIdentity
 from app.webhooks.promotion import ANNOTATION_FIELD, validate_promotion
-
-EXIT_OK: Final = 0
-EXIT_INVALID: Final = 1
-EXIT_INPUT: Final = 2
 
 KARGO_API_VERSION: Final = f"{GROUP}/{VERSION}"
 # Who applies the manifests, by default: anyone but the controller, which is what a GitOps tool
@@ -60,9 +70,6 @@ KARGO_API_VERSION: Final = f"{GROUP}/{VERSION}"
 DEFAULT_CHECK_USER: Final = "kargo-rollback-webhook:check"
 MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
 STDIN_NAME: Final = "<stdin>"
-
-Severity = Literal["error", "warning"]
-OutputFormat = Literal["text", "json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,146 +80,7 @@ class CheckOptions:
     controller_usernames: tuple[str, ...] = (DEFAULT_CONTROLLER_USERNAME,)
     autorollback_schema: AutoRollbackSchema = "any"
     namespace: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A manifest: its file, its 1-based document, and its item numbers inside `List` kinds."""
-
-    file: str
-    document: int
-    items: tuple[int, ...] = ()
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.document}"
-        if self.items:
-            where += f" (List item {'.'.join(str(i) for i in self.items)})"
-        return where
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A problem (fails the check) or a warning (shown only), with what it is about."""
-
-    severity: Severity
-    location: Location
-    kind: str
-    name: str
-    namespace: str
-    field: str  # the field path, "" when the finding is about the whole object
-    message: str
-    reason: str  # the cause's reason (FieldValueInvalid, ...); "" for warnings
-    line: int | None = None  # 1-based line of the field (or its nearest parent), when known
-    column: int | None = None
-
-    def __str__(self) -> str:
-        parts = [str(self.location)]
-        if self.severity == "warning":
-            parts.append("warning")
-        if self.field:
-            parts.append(self.field)
-        parts.append(self.message)
-        return ": ".join(parts)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "file": self.location.file,
-            "document": self.location.document,
-            "listItems": list(self.location.items),
-            "line": self.line,
-            "column": self.column,
-            "kind": self.kind,
-            "name": self.name,
-            "namespace": self.namespace,
-            "field": self.field,
-            "reason": self.reason,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class InputError:
-    """An input that cannot be read or decoded; the check exits 2."""
-
-    file: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return f"{where}: {self.message}"
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "message": self.message,
-        }
-
-
-@dataclass(slots=True)
-class Report:
-    findings: list[Finding] = field(default_factory=list)
-    input_errors: list[InputError] = field(default_factory=list)
-    project_configs: int = 0
-    promotions: int = 0
-    skipped: int = 0
-
-    @property
-    def manifests(self) -> int:
-        return self.project_configs + self.promotions + self.skipped
-
-    @property
-    def problems(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    @property
-    def exit_code(self) -> int:
-        if self.input_errors:
-            return EXIT_INPUT
-        return EXIT_INVALID if self.problems else EXIT_OK
-
-    def summary(self) -> str:
-        text = (
-            f"{_count(self.manifests, 'manifest')} checked: "
-            f"{_count(self.project_configs, 'ProjectConfig')}, "
-            f"{_count(self.promotions, 'Promotion')}, {self.skipped} skipped; "
-            f"{_count(len(self.problems), 'problem')}, {_count(len(self.warnings), 'warning')}"
-        )
-        if self.input_errors:
-            text += f", {_count(len(self.input_errors), 'unreadable input')}"
-        return text
-
-    def to_json(self) -> dict[str, object]:
-        problems, warnings = self.problems, self.warnings
-        return {
-            "problems": [f.to_json() for f in problems],
-            "warnings": [f.to_json() for f in warnings],
-            "inputErrors": [e.to_json() for e in self.input_errors],
-            "counts": {
-                "manifests": self.manifests,
-                "projectConfigs": self.project_configs,
-                "promotions": self.promotions,
-                "skipped": self.skipped,
-                "problems": len(problems),
-                "warnings": len(warnings),
-                "inputErrors": len(self.input_errors),
-            },
-        }
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    strict: bool = False  # warnings fail the check
 
 
 def expand_inputs(args: Sequence[str], errors: list[InputError]) -> list[str]:
@@ -248,6 +116,7 @@ def expand_inputs(args: Sequence[str], errors: list[InputError]) -> list[str]:
 
 _NAMESPACE: Final = FieldPath.root("metadata").child("namespace")
 _API_VERSION: Final = FieldPath.root("apiVersion")
+_NAME: Final = FieldPath.root("metadata").child("name")
 
 # --- checking -----------------------------------------------------------------------------------
 
@@ -267,17 +136,35 @@ class Checker:
     def __init__(self, options: CheckOptions) -> None:
         self.options = options
         self.is_controller = ControllerIdentity.of(options.controller_usernames)
-        self.report = Report()
+        self.report = Report(strict=options.strict)
+        self.stages: list[Stage[_Manifest]] = []
+        self.policies: list[Policies[_Manifest]] = []
 
     def check_files(self, paths: Sequence[str], *, stdin: BinaryIO) -> Report:
         for path in expand_inputs(paths, self.report.input_errors):
             self.check_bytes(path, _read_or_none(path, stdin, self.report))
+        return self.finish()
+
+    def finish(self) -> Report:
+        """Explain the Stages read against the ProjectConfigs read; the run's report."""
+        if self.stages:
+            projects = {config.project for config in self.policies}
+            if len(projects) == 1:
+                # Stages that name no namespace (kustomize or the GitOps tool sets it) belong
+                # to the one Project whose ProjectConfig is among the inputs.
+                (only,) = projects
+                self.stages = [s if s.project else replace(s, project=only) for s in self.stages]
+            explanation = explain(self.policies, self.stages)
+            self.report.stage_policies = explanation.rows
+            for warning in explanation.warnings:
+                self._add("warning", warning.ref, warning.path, warning.message, warning.reason)
         return self.report
 
     def check_bytes(self, path: str, data: bytes | None) -> None:
         if data is None:
             return
         shown = STDIN_NAME if path == STDIN else path
+        self.report.files.append(shown)
         document = 0
         try:
             for value, node in documents(path, data):
@@ -318,6 +205,9 @@ class Checker:
         elif api_version == KARGO_API_VERSION and kind == PROMOTION_KIND:
             self.report.promotions += 1
             self._check_promotion(manifest)
+        elif api_version == KARGO_API_VERSION and kind == STAGE_KIND:
+            self.report.stages += 1
+            self._read_stage(manifest)
         else:
             self.report.skipped += 1
             if (
@@ -347,6 +237,26 @@ class Checker:
             self._add("error", manifest, FieldPath(), message, reason=OMITTED_ERRORS_REASON)
         for warning in verdict.warnings.render():
             self._add("warning", manifest, FieldPath(), warning)
+        if not verdict.errors:  # an invalid ProjectConfig is reported, not explained
+            spec = checked.get("spec")
+            policies = spec.get("promotionPolicies") if isinstance(spec, dict) else None
+            project = _name_and_namespace(checked)[1]
+            if project and isinstance(policies, list):
+                self.policies.append(Policies(project, policies, manifest))
+
+    def _read_stage(self, manifest: _Manifest) -> None:
+        """A Stage's Project is its namespace: its own, else `--namespace`."""
+        name, namespace = _name_and_namespace(manifest.obj)
+        metadata = manifest.obj.get("metadata")
+        raw_labels = metadata.get("labels") if isinstance(metadata, dict) else None
+        labels = (
+            {k: v for k, v in raw_labels.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(raw_labels, dict)
+            else {}
+        )
+        project = namespace or self.options.namespace or ""
+        line, _ = at(node_at(manifest.node, _NAME))
+        self.stages.append(Stage(project, name, labels, manifest.location.file, line, manifest))
 
     def _check_promotion(self, manifest: _Manifest) -> None:
         name, namespace = _name_and_namespace(manifest.obj)
@@ -478,11 +388,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `check` command to the main CLI's subparsers."""
     command = subparsers.add_parser(
         "check",
-        help="check ProjectConfig and Promotion manifests with the webhook's rules",
+        help="check ProjectConfig and Promotion manifests with the webhook's rules, and explain "
+        "which promotion policy governs each Stage",
         description=(
             "Check ProjectConfigs and Promotions in YAML/JSON manifests with exactly the "
-            "webhook's rules, before they reach a cluster. Other kinds are skipped. Exit 0 when "
-            "clean, 1 when a manifest is invalid, 2 on wrong usage or unreadable input."
+            "webhook's rules, before they reach a cluster; with Stages among the inputs, show "
+            "the promotion policy that governs each and warn about policies that select no "
+            "Stage, are shadowed, or use unanchored regexes. Other kinds are skipped. Exit 0 "
+            "when clean, 1 when a manifest is invalid (or a warning with --strict), 2 on wrong "
+            "usage or unreadable input."
         ),
         epilog=(
             "A ProjectConfig without metadata.namespace is taken to be in --namespace, or else in "
@@ -535,7 +449,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="namespace of manifests that name none (as kubectl apply -n)",
     )
     command.add_argument(
-        "-o", "--output", choices=("text", "json"), default="text", help="output format"
+        "-o",
+        "--output",
+        choices=OUTPUT_FORMATS,
+        default="text",
+        help="output format: text, json, sarif (SARIF 2.1.0), junit (JUnit XML) or github "
+        "(GitHub Actions annotations); default text",
+    )
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings fail the check too (exit 1)",
     )
     command.set_defaults(func=_check_command(command.prog))
 
@@ -554,20 +478,10 @@ def _check_command(prog: str) -> Callable[[argparse.Namespace], int]:
             controller_usernames=tuple(args.controller_usernames or (DEFAULT_CONTROLLER_USERNAME,)),
             autorollback_schema=args.autorollback_schema,
             namespace=args.namespace or None,
+            strict=args.strict,
         )
         report = check_paths(paths, options)
         write_report(report, args.output, out=sys.stdout, err=sys.stderr)
         return report.exit_code
 
     return run
-
-
-def write_report(report: Report, output: OutputFormat, *, out: TextIO, err: TextIO) -> None:
-    """Text: a line per finding, then the summary. JSON: one object. Input errors go to `err`
-    in both formats, so a CI log shows them."""
-    for error in report.input_errors:
-        err.write(f"{error}\n")
-    if output == "json":
-        out.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
-        return
-    out.write("".join(f"{finding}\n" for finding in report.findings) + report.summary() + "\n")

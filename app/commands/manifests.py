@@ -2,7 +2,9 @@
 
 Kubernetes reads YAML with go-yaml v2 into untyped JSON (sigs.k8s.io/yaml); `documents` decodes
 every document of a file the same way (JSON for *.json): PyYAML composes the nodes,
-`app.commands.yaml_json` builds the JSON value from them with go-yaml v2's rules. Each YAML
+`app.commands.yaml_json` builds the JSON value from them with go-yaml v2's rules. (One fact
+PyYAML hides from the composed nodes is recovered from the text: whether a scalar carries the
+non-specific tag `!`, which go-yaml v2 keeps and does not resolve.) Each YAML
 document keeps its node tree, so a finding can name its line (`app.commands.locations`).
 
 Hostile input. YAML aliases share one node, so composing a "billion laughs" document is cheap,
@@ -24,7 +26,13 @@ import yaml
 
 from app.commands.locations import at
 from app.commands.yaml_json import DocumentError, json_value
-from app.commands.yaml_scalars import MAPPING_TAG, PLAIN_TAG, SEQUENCE_TAG, STR_TAG
+from app.commands.yaml_scalars import (
+    MAPPING_TAG,
+    NON_SPECIFIC_TAG,
+    PLAIN_TAG,
+    SEQUENCE_TAG,
+    STR_TAG,
+)
 
 STDIN: Final = "-"
 
@@ -111,6 +119,7 @@ def _yaml_documents(data: bytes) -> Iterator[Document]:
     # Composing keeps each document's nodes, so a problem can name its line.
     loader = _ManifestLoader(data)
     check_aliases = b"&" in data  # no anchor, no alias: nothing can expand or recur
+    lines = _text_lines(data) if b"!" in data else None  # no `!`, no non-specific tag
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -119,6 +128,8 @@ def _yaml_documents(data: bytes) -> Iterator[Document]:
                 continue
             if check_aliases:
                 _check_expansion(node)
+            if lines is not None:
+                _mark_non_specific_tags(node, lines)
             try:
                 value = json_value(node)
             except DocumentError as exc:
@@ -142,6 +153,58 @@ def _yaml_documents(data: bytes) -> Iterator[Document]:
         raise Unreadable("YAML error: nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def _text_lines(data: bytes) -> list[str]:
+    """The input's lines, to read a node's properties at its mark (columns count characters)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", "replace")
+    else:
+        text = data.decode("utf-8-sig", "replace")
+    return text.splitlines()
+
+
+def _mark_non_specific_tags(root: yaml.Node, lines: list[str]) -> None:
+    """Give `NON_SPECIFIC_TAG` back to scalars written with the tag `!` (`! true`).
+
+    libyaml reports `!` as "plain implicit", so PyYAML resolves such a scalar as if it had no
+    tag (`true` a boolean). go-yaml v2 keeps the tag, which `resolve` does not resolve, so the
+    value stays text. The composed node no longer says which it was; its start mark, at its
+    first property (`&anchor` or `!tag`), does.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            start, end = node.start_mark, node.end_mark
+            if node.tag == PLAIN_TAG and start and _starts_with_bang(lines, start, end):
+                node.tag = NON_SPECIFIC_TAG
+        else:
+            stack.extend(_children(node))
+
+
+def _starts_with_bang(lines: list[str], start: yaml.Mark, end: yaml.Mark | None) -> bool:
+    """Whether the node's properties, read between its marks (over line breaks and comments, as
+    YAML allows between them), include the tag `!` alone."""
+    last = start.line if end is None else end.line
+    column = start.column
+    for number in range(start.line, min(last, len(lines) - 1) + 1):
+        text = lines[number]
+        if number == last and end is not None:
+            text = text[: end.column]
+        for token in text[column:].split():
+            if token.startswith("#"):
+                break  # a comment: the properties go on, if at all, on the next line
+            if token == NON_SPECIFIC_TAG:
+                return True
+            if not token.startswith(("&", "!")):
+                return False  # past the node's properties
+        column = 0
+    return False
 
 
 def _check_expansion(root: yaml.Node) -> None:

@@ -1,11 +1,12 @@
 """YAML scalars as Kubernetes reads them: go-yaml v2's resolution, then sigs.k8s.io/yaml's JSON.
 
-kubectl, Argo CD and Flux turn YAML into JSON with sigs.k8s.io/yaml, which decodes with go-yaml
-v2 (YAML 1.1 rules, not PyYAML's, and not YAML 1.2's) into untyped Go values and then writes
-them as JSON. `check` must see the JSON the API server will see, so a plain `stage: y` is the
-boolean `true` here too. The rules below are go-yaml v2's `resolve.go` (as vendored in
-sigs.k8s.io/yaml's goyaml.v2), restated as facts; `tests/commands/test_yaml_scalars.py` holds
-them as a table:
+kubectl and Argo CD turn YAML into JSON with sigs.k8s.io/yaml, which decodes with go-yaml v2
+(YAML 1.1 rules, not PyYAML's, and not YAML 1.2's) into untyped Go values and then writes them
+as JSON. (Flux's kustomize-controller is different: kustomize parses with kyaml, go-yaml v3 and
+YAML 1.2, where `y` or `on` stay strings; the README says so.) `check` must see the JSON the API
+server will see, so a plain `stage: y` is the boolean `true` here too. The rules below are
+go-yaml v2's `resolve.go` (as vendored in sigs.k8s.io/yaml's goyaml.v2), restated as facts;
+`tests/commands/test_yaml_scalars.py` holds them as a table:
 
 - A plain scalar is resolved by its first character. `yYnNtTfFoO~` may only be one of the fixed
   words (`y Y yes Yes YES true True TRUE on On ON` are true, `n N no No NO false False FALSE off
@@ -16,11 +17,16 @@ them as a table:
 - Integers follow Go's `strconv.ParseInt(s, 0, 64)` after every `_` is removed: an optional sign,
   then `0b`, `0o`, `0x` (either case) or a leading `0` for octal, else decimal. Past int64 an
   unsigned value up to 2^64-1 is still an integer; past that it is a float when it looks like
-  one, else a big integer.
+  one (decimal digits, so `0777…` too), else text: a `0x`, `0o` or `0b` integer beyond uint64
+  stays a string. Released go-yaml v2 (v2.4.0, which sigs.k8s.io/yaml v1.4.0 vendors as
+  goyaml.v2, and which kubectl reads with) has no big-integer fallback in `resolve`: it ends in
+  `return yaml_STR_TAG, in`. (A `big.Int` branch appears only in later sigs.k8s.io/yaml.)
 - Floats need `^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$` (so `1e3` and `1.` are
   floats, `08` and `09` too, being bad octal), and must be finite: `1e400` stays a string.
 - Timestamps are recognised but, decoded into untyped values, kept as their text.
-- Quoted scalars are strings. An explicit tag among `!!str !!bool !!int !!float !!null
+- Quoted scalars are strings, and so is a scalar with the non-specific tag `!` (`! true`):
+  go-yaml v2's `resolve` returns the text for any tag outside `resolvableTag`'s list, and `!` is
+  not in it. An explicit tag among `!!str !!bool !!int !!float !!null
   !!timestamp` must agree with the resolution (an `!!int` may be read as `!!float`, not the
   reverse); `!!binary` is the string of its base64 bytes; any other tag, local or global, is
   ignored and the text kept.
@@ -43,7 +49,7 @@ import re
 import struct
 from typing import Final
 
-# A decoded scalar: what go-yaml v2 gives (a timestamp as its text, a big integer as an int).
+# A decoded scalar: what go-yaml v2 gives (a timestamp as its text).
 GoValue = str | int | float | bool | None
 JSONScalar = str | int | float | bool | None
 
@@ -60,6 +66,9 @@ SEQUENCE_TAG: Final = YAML_TAG_PREFIX + "seq"
 MAPPING_TAG: Final = YAML_TAG_PREFIX + "map"
 # The tag the loader gives a plain scalar that carries none: resolved here, not by PyYAML.
 PLAIN_TAG: Final = "kargo-rollback-webhook:plain"
+# YAML's non-specific tag, `! value`: PyYAML resolves it like an untagged plain scalar, go-yaml
+# v2 keeps the text. The loader marks such scalars with it (`app.commands.manifests`).
+NON_SPECIFIC_TAG: Final = "!"
 
 _RESOLVABLE: Final = frozenset({STR_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG, TIMESTAMP_TAG})
 
@@ -115,7 +124,7 @@ def decode(tag: str, value: str) -> GoValue:
     resolved_tag, resolved = _resolve_plain(value, timestamps=tag == TIMESTAMP_TAG)
     if resolved_tag == tag:
         return resolved
-    # go-yaml reads an int or int64 as a float when tagged so, not a uint64 or a big integer.
+    # go-yaml reads an int or int64 as a float when tagged so, not a uint64.
     if tag == FLOAT_TAG and resolved_tag == INT_TAG and isinstance(resolved, int):
         return _int64_as_float(resolved, value)
     raise ScalarError(f"cannot decode {_short(resolved_tag)} `{value}` as a {_short(tag)}")
@@ -155,8 +164,10 @@ def json_key(key: GoValue) -> str:
 
 
 def is_merge_key(tag: str, value: str) -> bool:
-    """`<<` untagged and plain, or tagged `!!merge`: the YAML 1.1 merge key go-yaml v2 honours."""
-    return value == "<<" and tag in (PLAIN_TAG, MERGE_TAG)
+    """`<<` untagged and plain, or tagged `!` or `!!merge`: the YAML 1.1 merge key go-yaml v2
+    honours (its `isMerge`: the value `<<`, and the event "plain implicit", as `!` is, or the
+    merge tag)."""
+    return value == "<<" and tag in (PLAIN_TAG, NON_SPECIFIC_TAG, MERGE_TAG)
 
 
 def _resolve_plain(value: str, *, timestamps: bool = True) -> tuple[str, GoValue]:
@@ -179,23 +190,18 @@ def _resolve_plain(value: str, *, timestamps: bool = True) -> tuple[str, GoValue
         return TIMESTAMP_TAG, value
     plain = value.replace("_", "")
     sign, digits = (plain[0], plain[1:]) if plain[:1] in ("+", "-") else ("", plain)
-    beyond_uint64: int | None = None
     if _GO_UNSIGNED.fullmatch(digits):
         number = _parse_unsigned(digits)
         signed = -number if sign == "-" else number
         if signed in _INT64:
             return INT_TAG, signed
-        if not sign:
-            if number <= _UINT64_MAX:
-                return INT_TAG, number
-            beyond_uint64 = number  # ParseUint's range error: a big integer, if not a float
+        if not sign and number <= _UINT64_MAX:
+            return INT_TAG, number
     if _YAML_STYLE_FLOAT.fullmatch(plain):
         number_f = float(plain)
         if math.isfinite(number_f):  # Go's ParseFloat fails on overflow
             return FLOAT_TAG, number_f
-    if beyond_uint64 is not None:
-        return INT_TAG, beyond_uint64
-    return STR_TAG, value
+    return STR_TAG, value  # beyond uint64 and not float-like (0x, 0o, 0b): text, as in v2.4.0
 
 
 def _parse_unsigned(digits: str) -> int:

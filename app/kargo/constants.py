@@ -9,6 +9,8 @@ PROJECT_CONFIG_KIND: Final = "ProjectConfig"
 PROJECT_CONFIG_RESOURCE: Final = "projectconfigs"
 PROMOTION_KIND: Final = "Promotion"
 PROMOTION_RESOURCE: Final = "promotions"
+# Not decided on by the webhook; `check` reads Stages to explain which policy governs each.
+STAGE_KIND: Final = "Stage"
 
 # The annotation the rollback controller sets on the Promotions it creates. Kargo reads it as a
 # rollback (`ctx.meta.promotion.rollback`) only when the value is exactly "true".

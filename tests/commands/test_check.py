@@ -23,10 +23,10 @@ from app import cli
 from app.commands.check import (
     DEFAULT_CHECK_USER,
     CheckOptions,
-    Report,
     check_paths,
 )
 from app.commands.manifests import MAX_EXPANDED_VALUES
+from app.commands.report import Report
 from app.k8s.field import MAX_REPORTED_ERRORS
 from app.k8s.status import OMITTED_ERRORS_REASON
 from app.k8s.warnings import MAX_WARNINGS
@@ -308,7 +308,7 @@ kind: ProjectConfig
 metadata: {name: not-kargo}
 ---
 apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
+kind: Warehouse
 metadata: {name: prod}
 """
             },

@@ -74,7 +74,12 @@ VALUES = [
     row("-.5", -0.5, "signed float starting with a point"),
     row("99999999999999999999", 100000000000000000000, "decimal beyond uint64 is a float"),
     row("+18446744073709551615", 18446744073709551616, "signed beyond int64 is a float"),
-    row("0x10000000000000000", 18446744073709551616, "hex beyond uint64 is a big integer"),
+    # Released go-yaml v2 (v2.4.0, in sigs.k8s.io/yaml v1.4.0) has no big-integer fallback.
+    row("0x10000000000000000", "0x10000000000000000", "hex beyond uint64 is text"),
+    row("0o" + "7" * 23, "0o" + "7" * 23, "0o octal beyond uint64 is text"),
+    row("0b1" + "0" * 64, "0b1" + "0" * 64, "binary beyond uint64 is text"),
+    row("0xFFFF_FFFF_FFFF_FFFF", 18446744073709551615, "hex at uint64 max is an integer"),
+    row("0" + "7" * 23, float(int("7" * 23)), "leading-zero digits beyond uint64: a float"),
     # Hint '.': ParseFloat of the text as written.
     row(".5", 0.5, "float from a point"),
     row(".5e3", 500, "float from a point"),

@@ -1,0 +1,3 @@
+module krw.test/oracle/gomatch
+
+go 1.26.0
