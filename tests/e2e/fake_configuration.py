@@ -19,16 +19,20 @@ def configuration(
     name: str = "fake.example.com",
     mutating: bool = True,
     failure_policy: str = "Fail",
-    port: int = 443,
+    host: str = DNS_NAME,
+    port: int | None = 443,
     operations: Sequence[str] = ("CREATE", "UPDATE"),
+    timeout_seconds: int = 5,
     match_conditions: Sequence[dict[str, str]] = (),
     reinvocation: str = "Never",
     configuration_name: str | None = None,
 ) -> dict[str, Any]:
+    """One webhook's configuration; `port` None leaves the port out of the URL (443 implied)."""
+    authority = host if port is None else f"{host}:{port}"
     hook: dict[str, Any] = {
         "name": name,
         "clientConfig": {
-            "url": f"https://{DNS_NAME}:{port}/{'mutate' if mutating else 'validate'}",
+            "url": f"https://{authority}/{'mutate' if mutating else 'validate'}",
             "caBundle": base64.b64encode(ca_bundle).decode(),
         },
         "rules": [
@@ -43,7 +47,7 @@ def configuration(
         "admissionReviewVersions": ["v1"],
         "sideEffects": "None",
         "failurePolicy": failure_policy,
-        "timeoutSeconds": 5,
+        "timeoutSeconds": timeout_seconds,
     }
     if match_conditions:
         hook["matchConditions"] = list(match_conditions)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.apiserver import ApiServer, GroupVersionResource, LabelSelector, Rule
 from tests.e2e.cluster import NAMESPACES, routes_resolver
+from tests.e2e.fake_configuration import configuration
 from tests.e2e.fake_webhook import Reply, answer, json_patch, serving
 from tests.e2e.objects import ALICE, promotion
 
@@ -27,33 +28,16 @@ HOOK = "misbehaving.example.com"
 def _configuration(
     ca_bundle: bytes, failure_policy: str, *, host: str = DNS_NAME
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": "misbehaving"},
-        "webhooks": [
-            {
-                "name": HOOK,
-                "clientConfig": {
-                    "url": f"https://{host}/mutate",
-                    "caBundle": base64.b64encode(ca_bundle).decode(),
-                },
-                "rules": [
-                    {
-                        "apiGroups": ["kargo.akuity.io"],
-                        "apiVersions": ["v1alpha1"],
-                        "operations": ["CREATE"],
-                        "resources": ["promotions"],
-                        "scope": "Namespaced",
-                    }
-                ],
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": failure_policy,
-                "timeoutSeconds": 1,
-            }
-        ],
-    }
+    return configuration(
+        ca_bundle,
+        name=HOOK,
+        configuration_name="misbehaving",
+        failure_policy=failure_policy,
+        host=host,
+        port=None,
+        operations=("CREATE",),
+        timeout_seconds=1,
+    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ pool of 25, and a review larger than 4 KiB written in parts."""
 
 from __future__ import annotations
 
-import base64
 import datetime
 import threading
 import time
@@ -22,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.e2e.apiserver import ApiServer
 from tests.e2e.cluster import NAMESPACES, Installation, routes_resolver
 from tests.e2e.deadline import go_duration, request_seconds
+from tests.e2e.fake_configuration import configuration
 from tests.e2e.objects import ALICE, ANNOTATION, promotion
 from tests.e2e.raw_webhook import CLOSE, RawWebhook, Respond, Seen, allowed, raw_serving
 from tests.e2e.transport import Endpoint, Transport
@@ -36,35 +36,17 @@ URL = f"https://{DNS_NAME}:443/mutate"
 def _api(
     webhook: RawWebhook, ca_bundle: bytes, *, failure_policy: str = "Fail", timeout: int = 5
 ) -> ApiServer:
-    configuration = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": "raw"},
-        "webhooks": [
-            {
-                "name": HOOK,
-                "clientConfig": {
-                    "url": f"https://{DNS_NAME}/mutate",
-                    "caBundle": base64.b64encode(ca_bundle).decode(),
-                },
-                "rules": [
-                    {
-                        "apiGroups": ["kargo.akuity.io"],
-                        "apiVersions": ["v1alpha1"],
-                        "operations": ["CREATE"],
-                        "resources": ["promotions"],
-                        "scope": "Namespaced",
-                    }
-                ],
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": failure_policy,
-                "timeoutSeconds": timeout,
-            }
-        ],
-    }
+    hook = configuration(
+        ca_bundle,
+        name=HOOK,
+        configuration_name="raw",
+        failure_policy=failure_policy,
+        port=None,
+        operations=("CREATE",),
+        timeout_seconds=timeout,
+    )
     routes = {(DNS_NAME, 443): ("127.0.0.1", webhook.port)}
-    return ApiServer([configuration], resolve=routes_resolver(routes), namespaces=NAMESPACES)
+    return ApiServer([hook], resolve=routes_resolver(routes), namespaces=NAMESPACES)
 
 
 @pytest.fixture
