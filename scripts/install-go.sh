@@ -16,7 +16,7 @@
 # The pin follows the Go version Kargo builds with: Kargo's go.mod says `go 1.27.0` and its
 # release binaries are built with Go 1.27 (on main and the release branches since September
 # 2026); 1.27.3 is the latest 1.27 patch. This is the one place the Go version is named: the
-# tests read GO_VERSION from here (tests/oracle/go.py), and the README cites this file.
+# tests read GO_VERSION from here (tests/oracle/go.py), and docs/rules.md cites this file.
 #
 # Usage: scripts/install-go.sh [TOOLS_DIR]   (default: .tools under the repository root)
 # Env:   PIP (default: .venv/bin/pip)

@@ -14,7 +14,7 @@ from tests.chart.helm import REPO_ROOT, Manifest, one, render
 
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 # The runbook address the rules are rendered with in tests (alerts.test.yaml expects it).
-RUNBOOK_BASE_URL = "https://docs.example.test/kargo-rollback-webhook/README.md"
+RUNBOOK_BASE_URL = "https://docs.example.test/kargo-rollback-webhook/docs/operating.md"
 
 
 def tool(name: str) -> Path:

