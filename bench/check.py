@@ -1,4 +1,4 @@
-"""`make bench-check`: `kargo-rollback-webhook check` on 1,000 manifests (the target: under a second).
+"""`make bench-check`: `kargo-rollback-webhook check` on 1,000 manifests (target: under a second).
 
 Writes a repository-like tree of YAML manifests into a temporary directory: ProjectConfigs with
 several promotion policies (exact names, patterns, label selectors, both autoRollback shapes),

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from tests.chart.helm import REPO_ROOT, Manifest, of_kind, render
-from tests.monitoring.tools import RUNBOOK_BASE_URL, prometheus_rule, tool, write_rule_file
+from tests.monitoring.tools import RUNBOOK_BASE_URL, prometheus_rule, write_rule_file
+from tests.support.tools import PROMTOOL
 
 UNIT_TESTS = Path(__file__).with_name("alerts.test.yaml")
 
@@ -44,7 +45,7 @@ def _alerts(rule: Manifest) -> dict[str, dict[str, Any]]:
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(tool("promtool")), *args],
+        [str(PROMTOOL.path()), *args],
         cwd=cwd,
         capture_output=True,
         text=True,

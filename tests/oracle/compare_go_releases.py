@@ -23,13 +23,13 @@ from pathlib import Path
 from tests.oracle.go import (
     GOREGEXP_SOURCE,
     build_goregexp,
-    go_binary,
     go_regexp_verdicts,
     go_version,
 )
 from tests.oracle.regex_patterns import generate
 from tests.oracle.unicode_tables import go_unicode_names
 from tests.oracle.unicode_variants import class_patterns
+from tests.support.tools import GO
 
 SEED = 20260811
 
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "pinned").mkdir()
-        pinned = build_goregexp(go_binary(), work / "pinned")
+        pinned = build_goregexp(GO.path(), work / "pinned")
         older = _build_older(Path(argv[0]), work)
         names = dict.fromkeys(go_unicode_names(pinned).all_names())
         names.update(dict.fromkeys(go_unicode_names(older).all_names()))
