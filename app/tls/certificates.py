@@ -136,17 +136,6 @@ def parse_pair(
     return CertificatePair(certificate=leaf, intermediates=tuple(certificates[1:]))
 
 
-def load_pair(cert: Path, key: Path, *, now: datetime | None = None) -> CertificatePair:
-    """Validate the serving pair at start-up; raises `CertificateError` naming file and problem."""
-    return parse_pair(
-        read_file(cert, "certificate"),
-        read_file(key, "private key"),
-        cert_source=str(cert),
-        key_source=str(key),
-        now=now or datetime.now(UTC),
-    )
-
-
 def is_ca(certificate: x509.Certificate) -> bool:
     """Whether basicConstraints says CA:true (a malformed extension counts as not a CA)."""
     try:
