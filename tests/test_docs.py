@@ -155,6 +155,15 @@ def test_the_endpoints_table_lists_every_admission_path() -> None:
         assert f"POST {spec.path}" in documented
 
 
+def test_the_readme_stays_a_front_page() -> None:
+    """About 250 lines at most: what is enforced, installing, a configuration excerpt, the worked
+    example and links; everything else belongs on a page of docs/ the README links to."""
+    assert len(README.splitlines()) <= 250
+    linked = set(re.findall(r"\]\((docs/[a-z_-]+\.md)\)", README))
+    pages = {f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md")}
+    assert pages - linked == set(), "a page of docs/ the README does not link"
+
+
 def test_the_two_commands_open_the_readme() -> None:
     head = README.split("\n## ", 1)[0]
     assert "make run" in head
