@@ -108,6 +108,11 @@ def key_matches_certificate(certificate: x509.Certificate, key: PrivateKeyTypes)
     return cert_spki is not None and cert_spki == _spki(key.public_key())
 
 
+def utc_now() -> datetime:
+    """The clock the reloaders check expiry with by default (tests pass their own)."""
+    return datetime.now(UTC)
+
+
 def utc_text(moment: datetime) -> str:
     """`moment` as an RFC 3339 UTC time, as error messages and reports show it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
