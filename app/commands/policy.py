@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import yaml
 
+from app.commands.exit_codes import EXIT_OK, EXIT_USAGE
 from app.commands.match_conditions import cel_string, cel_string_list, promotion_match_conditions
 from app.config import OPTIONS
 from app.k8s.names import DNS1123_SUBDOMAIN_MAX_BYTES, is_dns1123_subdomain
@@ -39,9 +40,6 @@ API_VERSION: Final = "admissionregistration.k8s.io/v1"
 POLICY_KIND: Final = "ValidatingAdmissionPolicy"
 BINDING_KIND: Final = "ValidatingAdmissionPolicyBinding"
 DEFAULT_POLICY_NAME: Final = "kargo-rollback-annotation"
-
-EXIT_OK: Final = 0
-EXIT_USAGE: Final = 2
 
 # metadata.name of both objects: a DNS-1123 subdomain, as the API server requires.
 _MAX_NAME_CHARS: Final = DNS1123_SUBDOMAIN_MAX_BYTES

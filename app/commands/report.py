@@ -7,11 +7,9 @@ Kept apart from the reading (`app.commands.check`) and the output formats
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Literal
 
-EXIT_OK: Final = 0
-EXIT_INVALID: Final = 1
-EXIT_INPUT: Final = 2
+from app.commands.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 Severity = Literal["error", "warning"]
 
@@ -156,9 +154,9 @@ class Report:
     @property
     def exit_code(self) -> int:
         if self.input_errors:
-            return EXIT_INPUT
+            return EXIT_USAGE
         failing = self.problems or (self.strict and self.warnings)
-        return EXIT_INVALID if failing else EXIT_OK
+        return EXIT_FAILED if failing else EXIT_OK
 
     def summary(self) -> str:
         text = (

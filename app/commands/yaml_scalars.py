@@ -3,7 +3,7 @@
 kubectl and Argo CD turn YAML into JSON with sigs.k8s.io/yaml, which decodes with go-yaml v2
 (YAML 1.1 rules, not PyYAML's, and not YAML 1.2's) into untyped Go values and then writes them
 as JSON. (Flux's kustomize-controller is different: kustomize parses with kyaml, go-yaml v3 and
-YAML 1.2, where `y` or `on` stay strings; the README says so.) `check` must see the JSON the API
+YAML 1.2, where `y` or `on` stay strings; docs/check.md says so.) `check` must see the JSON the API
 server will see, so a plain `stage: y` is the boolean `true` here too. The rules below are
 go-yaml v2's `resolve.go` (as vendored in sigs.k8s.io/yaml's goyaml.v2), restated as facts;
 `tests/commands/test_yaml_scalars.py` holds them as a table:

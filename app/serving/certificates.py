@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from cryptography import x509
 
+from app.tls.certificates import utc_now
 from app.tls.reloader import CertificateReloader, TLSVersion
 
 # Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
@@ -30,10 +31,6 @@ class CertificateMetrics(Protocol):
     def record_tls_expiry(self, timestamp: float) -> None: ...
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ServedCertificate:
     """Owns the reloader; `reloader.context` goes to the server, `run` onto its event loop."""
 
@@ -46,7 +43,7 @@ class ServedCertificate:
         client_ca_file: Path | None,
         min_version: TLSVersion,
         reload_interval: float,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """Load the pair; raises `PairFileError` (naming the file at fault) if it cannot serve."""
         self._metrics = metrics

@@ -108,6 +108,11 @@ def key_matches_certificate(certificate: x509.Certificate, key: PrivateKeyTypes)
     return cert_spki is not None and cert_spki == _spki(key.public_key())
 
 
+def utc_now() -> datetime:
+    """The clock the reloaders check expiry with by default (tests pass their own)."""
+    return datetime.now(UTC)
+
+
 def utc_text(moment: datetime) -> str:
     """`moment` as an RFC 3339 UTC time, as error messages and reports show it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -134,17 +139,6 @@ def parse_pair(
             f"{cert_source}: certificate expired at {utc_text(leaf.not_valid_after_utc)}"
         )
     return CertificatePair(certificate=leaf, intermediates=tuple(certificates[1:]))
-
-
-def load_pair(cert: Path, key: Path, *, now: datetime | None = None) -> CertificatePair:
-    """Validate the serving pair at start-up; raises `CertificateError` naming file and problem."""
-    return parse_pair(
-        read_file(cert, "certificate"),
-        read_file(key, "private key"),
-        cert_source=str(cert),
-        key_source=str(key),
-        now=now or datetime.now(UTC),
-    )
 
 
 def is_ca(certificate: x509.Certificate) -> bool:

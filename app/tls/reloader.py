@@ -34,7 +34,7 @@ import hashlib
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
@@ -46,6 +46,7 @@ from app.tls.certificates import (
     parse_certificates,
     parse_pair,
     parse_private_key,
+    utc_now,
 )
 
 TLSVersion = Literal["1.2", "1.3"]
@@ -68,10 +69,6 @@ _MINIMUM_VERSIONS: Final[dict[TLSVersion, ssl.TLSVersion]] = {
 # The API server speaks HTTP/1.1 to webhooks; offering h2 would only widen what a client can
 # make the server parse.
 ALPN_PROTOCOLS: Final = ["http/1.1"]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _read(path: Path) -> bytes:
@@ -104,7 +101,7 @@ class CertificateReloader:
         interval: float,
         on_reload: Callable[[x509.Certificate], None] | None = None,
         on_error: Callable[[str], None] | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """Load and validate the initial pair; raises `PairFileError` if it cannot be served."""
         if interval <= 0:

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.tools import HELM
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "kargo-rollback-webhook"
-DEFAULT_HELM = REPO_ROOT / ".tools" / "bin" / "helm"
 
 RELEASE = "krw"
 NAMESPACE = "kargo-rollback-webhook"
@@ -30,19 +31,6 @@ FULLNAME = f"{RELEASE}-kargo-rollback-webhook"
 
 Manifest = dict[str, Any]
 Values = Mapping[str, Any]
-
-
-def helm_binary() -> Path:
-    """`$HELM` if set, else `.tools/bin/helm`; fails the test with the way to install it."""
-    configured = os.environ.get("HELM")
-    path = Path(configured) if configured else DEFAULT_HELM
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(
-            f"helm not found at {path}: run `make .tools/bin/helm` (scripts/install-helm.sh "
-            "installs the pinned version) or set HELM=/path/to/helm",
-            pytrace=False,
-        )
-    return path
 
 
 def run_helm(
@@ -60,7 +48,7 @@ def run_helm(
             **(env or {}),
         }
         return subprocess.run(
-            [str(helm_binary()), *args],
+            [str(HELM.path()), *args],
             capture_output=True,
             text=True,
             env=full_env,

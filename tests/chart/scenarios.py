@@ -118,7 +118,7 @@ EVERYTHING: dict[str, Any] = {
     "prometheusRule": {
         "enabled": True,
         "labels": {"release": "prometheus"},
-        "runbookBaseURL": "https://docs.example.com/kargo-rollback-webhook/README.md",
+        "runbookBaseURL": "https://docs.example.com/kargo-rollback-webhook/docs/operating.md",
         "certificateExpiryWarningDays": 14,
         "decisionLatencyP99Seconds": 0.1,
     },

@@ -18,6 +18,7 @@ import pytest
 
 from app import cli
 from app.commands.check import CheckOptions, check_paths
+from app.commands.exit_codes import EXIT_FAILED, EXIT_OK
 from app.commands.explain import (
     MATCH_NOT_EVALUATED,
     POLICY_SHADOWED,
@@ -26,7 +27,7 @@ from app.commands.explain import (
     Stage,
     explain,
 )
-from app.commands.report import EXIT_INVALID, EXIT_OK, Report
+from app.commands.report import Report
 
 REPO = Path(__file__).parents[1] / "fixtures" / "check" / "sample-repo"
 COMMON = (str(REPO / "project.yaml"), str(REPO / "stages"))
@@ -116,7 +117,7 @@ def test_warnings_fail_only_with_strict(
 ) -> None:
     findings = [*COMMON, str(REPO / "findings")]
     assert cli_run(capsys, monkeypatch, *findings)[0] == EXIT_OK
-    assert cli_run(capsys, monkeypatch, "--strict", *findings)[0] == EXIT_INVALID
+    assert cli_run(capsys, monkeypatch, "--strict", *findings)[0] == EXIT_FAILED
     clean = [*COMMON, str(REPO / "clean")]
     assert cli_run(capsys, monkeypatch, "--strict", *clean)[0] == EXIT_OK
 

@@ -41,8 +41,8 @@ from app.webhooks.projectconfig import decide_project_config
 from app.webhooks.promotion import GuardMode, mutate_promotion, validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review
 from tests.webhooks.annotation_cases import ANNOTATION_CASES, AnnotationCase
-from tests.webhooks.test_projectconfig import CASES as PROJECT_CONFIG_CASES
-from tests.webhooks.test_projectconfig import Case as ProjectConfigCase
+from tests.webhooks.projectconfig_cases import CASES as PROJECT_CONFIG_CASES
+from tests.webhooks.projectconfig_cases import Case as ProjectConfigCase
 
 # A second controller and one whose name needs escaping in a CEL literal (a quote, a backslash,
 # a line break): the conditions must compare them byte for byte, as the webhook does.

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from app.commands.stage_match import regex_search, unanchored_example
-from tests.oracle.go import go_binary, go_environment
+from tests.oracle.go import go_environment
+from tests.support.tools import GO
 
 pytestmark = pytest.mark.oracle
 
@@ -92,7 +93,7 @@ def gomatch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out_dir = tmp_path_factory.mktemp("gomatch")
     binary = out_dir / "gomatch"
     result = subprocess.run(
-        [str(go_binary()), "build", "-o", str(binary), "."],
+        [str(GO.path()), "build", "-o", str(binary), "."],
         cwd=GOMATCH_SOURCE,
         env=go_environment(out_dir),
         capture_output=True,

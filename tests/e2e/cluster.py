@@ -11,7 +11,6 @@ controller takes the pod out of a Service here).
 from __future__ import annotations
 
 import base64
-import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,7 +21,9 @@ from typing import Any, Final
 from tests.chart.helm import FULLNAME, NAMESPACE, Manifest, env_of, one, render, webhooks
 from tests.e2e.apiserver import ApiServer
 from tests.e2e.transport import CallError, Endpoint, Resolve, Transport
-from tests.support.server import CLI, ServerProcess, free_port
+from tests.support.pki import certs_generate
+from tests.support.ports import free_port
+from tests.support.server import ServerProcess
 
 SERVICE: Final = FULLNAME
 SERVICE_DNS_NAME: Final = f"{SERVICE}.{NAMESPACE}.svc"
@@ -53,12 +54,11 @@ def write_chart_certificate(manifests: Sequence[Manifest], out: Path) -> Path:
 
 def generate_service_certificate(out: Path, *, ca_from: Path | None = None) -> str:
     """`certs generate --service --namespace` (re-using the CA in `ca_from`); the caBundle PEM."""
-    command = [CLI, "certs", "generate", "--out", str(out)]
-    command += ["--service", SERVICE, "--namespace", NAMESPACE]
+    arguments = ["--service", SERVICE, "--namespace", NAMESPACE]
     if ca_from is not None:
-        command += ["--ca-cert", str(ca_from / "ca.crt"), "--ca-key", str(ca_from / "ca.key")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
-    return base64.b64decode(done.stdout.strip()).decode("ascii")
+        arguments += ["--ca-cert", str(ca_from / "ca.crt"), "--ca-key", str(ca_from / "ca.key")]
+    printed = certs_generate(out, *arguments, local=False)
+    return base64.b64decode(printed.strip()).decode("ascii")
 
 
 def server_env(manifests: Sequence[Manifest]) -> dict[str, str]:

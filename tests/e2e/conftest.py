@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cluster import Installation, install
-from tests.support.server import generate_certs
+from tests.support.pki import generate_certs
 
 
 @pytest.fixture(scope="session")

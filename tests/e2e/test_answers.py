@@ -18,7 +18,8 @@ from tests.e2e.apiserver import ApiServer, Result
 from tests.e2e.cluster import NAMESPACES, routes_resolver
 from tests.e2e.fake_configuration import DNS_NAME, Switch, configuration
 from tests.e2e.fake_webhook import Reply, Review, serving
-from tests.e2e.objects import ALICE, promotion
+from tests.e2e.objects import ALICE
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ class Fake:
                 namespaces=NAMESPACES,
             )
             self.servers[(mutating, failure_policy)] = api
-        return api.create(promotion(f"p{next(self.names)}"), user=ALICE)
+        return api.create(promotion(name=f"p{next(self.names)}"), user=ALICE)
 
 
 @pytest.fixture(scope="module")

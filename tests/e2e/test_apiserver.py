@@ -17,7 +17,8 @@ from tests.e2e.apiserver import ApiServer, GroupVersionResource, LabelSelector, 
 from tests.e2e.cluster import NAMESPACES, routes_resolver
 from tests.e2e.fake_configuration import configuration
 from tests.e2e.fake_webhook import Reply, answer, json_patch, serving
-from tests.e2e.objects import ALICE, promotion
+from tests.e2e.objects import ALICE
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +117,7 @@ def test_misbehaving_webhook(fake_certs: Path, case: Case, failure_policy: str) 
             namespaces=NAMESPACES,
         )
         started = time.monotonic()
-        result = api.create(promotion("p"), user=ALICE)
+        result = api.create(promotion(name="p"), user=ALICE)
         elapsed = time.monotonic() - started
         api.transport.close()
 
@@ -142,7 +143,7 @@ def test_the_certificate_must_carry_the_name_called(fake_certs: Path) -> None:
             resolve=routes_resolver({(other, 443): ("127.0.0.1", port)}),
             namespaces=NAMESPACES,
         )
-        result = api.create(promotion("p"), user=ALICE)
+        result = api.create(promotion(name="p"), user=ALICE)
     assert result.code == 500
     # Go's crypto/x509 `HostnameError`, quoted by net/http in its `Post "<url>": <error>`.
     assert result.message.endswith(

@@ -12,7 +12,8 @@ import pytest
 
 from tests.e2e.apiserver import Call
 from tests.e2e.cluster import generate_service_certificate, install
-from tests.e2e.objects import ALICE, ANNOTATION, promotion
+from tests.e2e.objects import ALICE, ANNOTATION
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ def test_a_rotated_certificate_is_served_without_a_restart(tmp_path: Path) -> No
         values, tmp_path, certs=certs, extra_args=["--cert-reload-interval", "0.2"]
     ) as cluster:
         api, transport = cluster.api, cluster.api.transport
-        first = api.create(promotion("rot-0", annotations={ANNOTATION: "true"}), user=ALICE)
+        first = api.create(promotion(name="rot-0", annotations={ANNOTATION: "true"}), user=ALICE)
         assert first.code == 201, first.status
         old_certificate = _der(certs / "tls.crt")
         assert transport.last_peer_certificate == old_certificate
@@ -42,7 +43,7 @@ def test_a_rotated_certificate_is_served_without_a_restart(tmp_path: Path) -> No
         assert new_certificate != old_certificate
 
         # The open keep-alive connection goes on with the certificate it was set up with.
-        kept = api.create(promotion("rot-kept", annotations={ANNOTATION: "true"}), user=ALICE)
+        kept = api.create(promotion(name="rot-kept", annotations={ANNOTATION: "true"}), user=ALICE)
         assert kept.code == 201, kept.status
 
         presented = b""
@@ -52,7 +53,7 @@ def test_a_rotated_certificate_is_served_without_a_restart(tmp_path: Path) -> No
             attempt += 1
             transport.close()  # a new connection: a new handshake
             result = api.create(
-                promotion(f"rot-{attempt}", annotations={ANNOTATION: "true"}), user=ALICE
+                promotion(name=f"rot-{attempt}", annotations={ANNOTATION: "true"}), user=ALICE
             )
             assert result.code == 201, result.status
             assert result.calls[0] == Call("promotions.mutate.kargo-rollback-webhook", 0, "patched")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cluster import install
-from tests.e2e.objects import ALICE, ANNOTATION, project_config, promotion
+from tests.e2e.objects import ALICE, ANNOTATION
+from tests.support.reviews import project_config, promotion
 
 pytestmark = pytest.mark.integration
 
@@ -17,11 +18,11 @@ MUTATE = "promotions.mutate.kargo-rollback-webhook"
 
 def test_fail_blocks_writes_while_the_server_is_down(tmp_path: Path) -> None:
     with install({}, tmp_path) as cluster:
-        assert cluster.api.create(promotion("before"), user=ALICE).code == 201
+        assert cluster.api.create(promotion(name="before"), user=ALICE).code == 201
         cluster.server.stop()
 
         result = cluster.api.create(
-            promotion("during", annotations={ANNOTATION: "true"}), user=ALICE
+            promotion(name="during", annotations={ANNOTATION: "true"}), user=ALICE
         )
         assert result.code == 500
         assert result.status is not None
@@ -35,21 +36,21 @@ def test_fail_blocks_writes_while_the_server_is_down(tmp_path: Path) -> None:
         assert "projectconfigs.validate.kargo-rollback-webhook" in result.message
 
         # kube-system and the webhook's own namespace stay writable: the repair path.
-        repair = promotion("repair", annotations={ANNOTATION: "true"}, namespace="kube-system")
+        repair = promotion(name="repair", annotations={ANNOTATION: "true"}, namespace="kube-system")
         assert cluster.api.create(repair, user=ALICE).code == 201
 
 
 def test_ignore_lets_writes_through_unguarded_while_the_server_is_down(tmp_path: Path) -> None:
     with install({"failurePolicy": "Ignore"}, tmp_path) as cluster:
         guarded = cluster.api.create(
-            promotion("guarded", annotations={ANNOTATION: "true"}), user=ALICE
+            promotion(name="guarded", annotations={ANNOTATION: "true"}), user=ALICE
         )
         assert guarded.code == 201
         assert ANNOTATION not in (guarded.object or {})["metadata"].get("annotations", {})
         cluster.server.stop()
 
         result = cluster.api.create(
-            promotion("unguarded", annotations={ANNOTATION: "true"}), user=ALICE
+            promotion(name="unguarded", annotations={ANNOTATION: "true"}), user=ALICE
         )
         # The trade-off of Ignore: a user's rollback marker is stored as written.
         assert result.code == 201, result.status
@@ -68,7 +69,7 @@ def test_stopping_closes_the_api_servers_idle_keep_alive_connection(tmp_path: Pa
     """The API server keeps connections open between calls; an idle one must not hold up exit
     (drain is 0 here, so only requests in flight may delay it)."""
     with install({}, tmp_path) as cluster:
-        assert cluster.api.create(promotion("idle"), user=ALICE).code == 201
+        assert cluster.api.create(promotion(name="idle"), user=ALICE).code == 201
         started = time.monotonic()
         assert cluster.server.stop() == 0
         elapsed = time.monotonic() - started

@@ -22,9 +22,10 @@ from tests.e2e.apiserver import ApiServer
 from tests.e2e.cluster import NAMESPACES, Installation, routes_resolver
 from tests.e2e.deadline import go_duration, request_seconds
 from tests.e2e.fake_configuration import configuration
-from tests.e2e.objects import ALICE, ANNOTATION, promotion
+from tests.e2e.objects import ALICE, ANNOTATION
 from tests.e2e.raw_webhook import CLOSE, RawWebhook, Respond, Seen, allowed, raw_serving
 from tests.e2e.transport import Endpoint, Transport
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +76,8 @@ def test_a_review_the_webhook_read_and_dropped_is_a_failed_call(
     with raw_serving(fake_certs, first_answered_then_dropped) as webhook:
         api = _api(webhook, ca, failure_policy=failure_policy)
         try:
-            assert api.create(promotion("first"), user=ALICE).code == 201
-            result = api.create(promotion("second"), user=ALICE)
+            assert api.create(promotion(name="first"), user=ALICE).code == 201
+            result = api.create(promotion(name="second"), user=ALICE)
         finally:
             api.transport.stop()
     first, second = webhook.seen
@@ -119,7 +120,7 @@ def test_retry_after_sends_the_same_review_again(
     with raw_serving(fake_certs, once_then_allowed) as webhook:
         api = _api(webhook, ca)
         try:
-            result = api.create(promotion("retried"), user=ALICE)
+            result = api.create(promotion(name="retried"), user=ALICE)
         finally:
             api.transport.stop()
     uids = webhook.uids()
@@ -139,7 +140,7 @@ def test_a_webhook_that_always_answers_429_is_tried_eleven_times(
     with raw_serving(fake_certs, lambda s: Respond(429, (("Retry-After", "0"),))) as webhook:
         api = _api(webhook, ca)
         try:
-            result = api.create(promotion("throttled"), user=ALICE)
+            result = api.create(promotion(name="throttled"), user=ALICE)
         finally:
             api.transport.stop()
     uids = webhook.uids()
@@ -159,7 +160,7 @@ def test_a_retry_after_beyond_the_deadline_ends_with_the_deadline(
         api = _api(webhook, ca, timeout=1)
         started = time.monotonic()
         try:
-            result = api.create(promotion("waiting"), user=ALICE)
+            result = api.create(promotion(name="waiting"), user=ALICE)
         finally:
             api.transport.stop()
         elapsed = time.monotonic() - started
@@ -187,7 +188,7 @@ def test_the_timeout_query_is_what_is_left_rounded_up(
     with raw_serving(fake_certs, allowed) as webhook:
         api = _api(webhook, ca, timeout=timeout_seconds)
         try:
-            result = api.create(promotion("timed"), user=ALICE, timeout=client_timeout)
+            result = api.create(promotion(name="timed"), user=ALICE, timeout=client_timeout)
         finally:
             api.transport.stop()
     assert result.code == 201, result.status
@@ -225,7 +226,7 @@ def test_a_short_request_deadline_ends_the_call_and_the_write(fake_certs: Path, 
         api = _api(webhook, ca, timeout=10)
         started = time.monotonic()
         try:
-            result = api.create(promotion("late"), user=ALICE, timeout=1)
+            result = api.create(promotion(name="late"), user=ALICE, timeout=1)
         finally:
             elapsed = time.monotonic() - started
             release.set()
@@ -316,7 +317,7 @@ def test_a_certificate_go_refuses_fails_the_call(
     with raw_serving(certs, allowed) as webhook:
         api = _api(webhook, (certs / "ca.crt").read_bytes())
         try:
-            result = api.create(promotion("odd"), user=ALICE)
+            result = api.create(promotion(name="odd"), user=ALICE)
         finally:
             api.transport.stop()
     assert webhook.seen == []
@@ -365,7 +366,7 @@ def test_concurrent_calls_and_an_idle_pool_of_25(fake_certs: Path, ca: bytes) ->
 
 
 def _large_promotion(name: str) -> dict[str, Any]:
-    return promotion(name, annotations={ANNOTATION: "true", "notes": "n" * 16_384})
+    return promotion(name=name, annotations={ANNOTATION: "true", "notes": "n" * 16_384})
 
 
 def test_a_review_over_4_kib_arrives_in_parts(fake_certs: Path, ca: bytes) -> None:

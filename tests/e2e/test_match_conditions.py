@@ -16,7 +16,8 @@ from tests.e2e.cluster import NAMESPACES, routes_resolver
 from tests.e2e.fake_configuration import DNS_NAME, Switch, configuration
 from tests.e2e.fake_webhook import Reply, Review, answer, json_patch, serving
 from tests.e2e.match_conditions import admission_request, compile_conditions, match
-from tests.e2e.objects import ALICE, ANNOTATION, CONTROLLER, promotion
+from tests.e2e.objects import ALICE, ANNOTATION, CONTROLLER
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +53,8 @@ def evaluate(
 ) -> bool | str:
     """True, False, or ERRORS when the one condition fails to evaluate."""
     conditions = compile_conditions([{"name": "c", "expression": expression}], "test")
-    obj = promotion("p", annotations=new)
-    old_obj = promotion("p", annotations=old) if old is not None else None
+    obj = promotion(name="p", annotations=new)
+    old_obj = promotion(name="p", annotations=old) if old is not None else None
     operation = "UPDATE" if old is not None else "CREATE"
     outcome = match(
         conditions,
@@ -192,7 +193,7 @@ def _create(fakes: Fakes, conditions: list[str], failure_policy: str) -> tuple[A
     hook = configuration(fakes.ca_bundle, failure_policy=failure_policy, match_conditions=named)
     api = fakes.api(hook)
     try:
-        return api.create(promotion(f"p{next(fakes.names)}"), user=ALICE), fakes.first
+        return api.create(promotion(name=f"p{next(fakes.names)}"), user=ALICE), fakes.first
     finally:
         api.transport.close()
 
@@ -270,7 +271,7 @@ def test_conditions_are_evaluated_again_in_the_reinvocation_round(
         configuration(fakes.ca_bundle, name="b-second.example.com", port=8443),
     )
     try:
-        result = api.create(promotion(f"p{next(fakes.names)}"), user=ALICE)
+        result = api.create(promotion(name=f"p{next(fakes.names)}"), user=ALICE)
     finally:
         api.transport.close()
     assert result.code == 201, result.status
@@ -297,7 +298,7 @@ def test_a_validating_webhooks_condition_error_rejects_before_any_is_called(fake
         ),
     )
     try:
-        result = api.create(promotion(f"p{next(fakes.names)}"), user=ALICE)
+        result = api.create(promotion(name=f"p{next(fakes.names)}"), user=ALICE)
     finally:
         api.transport.close()
     assert result.code == 403

@@ -16,7 +16,8 @@ from tests.e2e.cluster import NAMESPACES, routes_resolver
 from tests.e2e.fake_configuration import DNS_NAME, Switch, configuration
 from tests.e2e.fake_webhook import Reply, answer, json_patch, serving
 from tests.e2e.metadata import OPTIMISTIC_LOCK
-from tests.e2e.objects import ALICE, promotion
+from tests.e2e.objects import ALICE
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +62,7 @@ def cluster(fake_certs: Path) -> Iterator[Cluster]:
 def test_create_wipes_client_set_system_fields_before_the_mutating_webhooks(
     cluster: Cluster,
 ) -> None:
-    obj = promotion("p")
+    obj = promotion(name="p")
     obj["metadata"].update(CLIENT_SET)
     obj["status"] = {"currentStep": 3}
     result = cluster.api.create(obj, user=ALICE)
@@ -92,14 +93,14 @@ def test_a_uid_set_by_a_webhook_is_replaced(cluster: Cluster) -> None:
         return answer(review, **json_patch([{"op": "add", "path": "/metadata/uid", "value": "w"}]))
 
     cluster.switch.behaviour = set_uid
-    result = cluster.api.create(promotion("p"), user=ALICE)
+    result = cluster.api.create(promotion(name="p"), user=ALICE)
     assert result.code == 201, result.status
     assert result.object is not None
     assert result.object["metadata"]["uid"] != "w"
 
 
 def test_create_with_a_resource_version_fails_in_storage(cluster: Cluster) -> None:
-    obj = promotion("p")
+    obj = promotion(name="p")
     obj["metadata"]["resourceVersion"] = "5"
     result = cluster.api.create(obj, user=ALICE)
     assert result.code == 500
@@ -111,7 +112,7 @@ def test_create_with_a_resource_version_fails_in_storage(cluster: Cluster) -> No
 
 
 def _stored(cluster: Cluster, status: dict[str, Any] | None = None) -> dict[str, Any]:
-    result = cluster.api.create(promotion("p"), user=ALICE)
+    result = cluster.api.create(promotion(name="p"), user=ALICE)
     assert result.object is not None
     key = ("promotions", "kargo.akuity.io", "proj", "p")
     if status is not None:  # as the controller would set it through /status

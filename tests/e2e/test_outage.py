@@ -25,7 +25,8 @@ import pytest
 
 from tests.e2e.apiserver import ApiServer, Result, User
 from tests.e2e.cluster import PROJECT, Installation, install
-from tests.e2e.objects import ALICE, ANNOTATION, CONTROLLER, project_config, promotion
+from tests.e2e.objects import ALICE, ANNOTATION, CONTROLLER
+from tests.support.reviews import project_config, promotion
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def promotions_day(day: Day) -> None:
         # the Promotion has run.
         created = day.write(
             "controller creates a Promotion",
-            api.create(promotion(f"{p}-promo-{i}"), user=CONTROLLER),
+            api.create(promotion(name=f"{p}-promo-{i}"), user=CONTROLLER),
         )
         assert created.object is not None, created.status
         finalized = day.write(
@@ -99,14 +100,17 @@ def promotions_day(day: Day) -> None:
         day.write(
             "controller creates a rollback Promotion",
             api.create(
-                promotion(f"{p}-rollback-{i}", annotations={ANNOTATION: "true"}), user=CONTROLLER
+                promotion(name=f"{p}-rollback-{i}", annotations={ANNOTATION: "true"}),
+                user=CONTROLLER,
             ),
         )
         # Kargo's API server creates a Promotion for a user, then aborts and refreshes it.
         for_user = day.write(
             "kargo-api creates a Promotion for a user",
             api.create(
-                promotion(f"{p}-manual-{i}", annotations={"kargo.akuity.io/create-actor": "alice"}),
+                promotion(
+                    name=f"{p}-manual-{i}", annotations={"kargo.akuity.io/create-actor": "alice"}
+                ),
                 user=KARGO_API,
             ),
         )
@@ -157,7 +161,7 @@ def guarded_writes(day: Day) -> None:
     api, p = day.api, day.prefix
     day.write(
         "a user creates a Promotion with the annotation",
-        api.create(promotion(f"{p}-sneaky", annotations={ANNOTATION: "true"}), user=ALICE),
+        api.create(promotion(name=f"{p}-sneaky", annotations={ANNOTATION: "true"}), user=ALICE),
         guarded=True,
     )
     rollback = api.get("Promotion", PROJECT, f"{p}-rollback-0")

@@ -6,7 +6,8 @@ import pytest
 
 from tests.e2e.apiserver import Call
 from tests.e2e.cluster import Installation
-from tests.e2e.objects import ALICE, project_config
+from tests.e2e.objects import ALICE
+from tests.support.reviews import project_config
 
 pytestmark = pytest.mark.integration
 

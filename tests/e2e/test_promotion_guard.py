@@ -13,7 +13,8 @@ from tests.chart.helm import NAMESPACE, one
 from tests.e2e.apiserver import Call
 from tests.e2e.cluster import Installation
 from tests.e2e.fake_webhook import Reply, answer, json_patch, serving
-from tests.e2e.objects import ALICE, ANNOTATION, CONTROLLER, promotion
+from tests.e2e.objects import ALICE, ANNOTATION, CONTROLLER
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ def annotations_of(obj: dict[str, Any] | None) -> dict[str, str]:
 
 def test_user_create_is_stored_without_the_annotation(strip_mode: Installation) -> None:
     result = strip_mode.api.create(
-        promotion("user-create", annotations={ANNOTATION: "true", "team": "a"}), user=ALICE
+        promotion(name="user-create", annotations={ANNOTATION: "true", "team": "a"}), user=ALICE
     )
     assert result.code == 201, result.status
     assert annotations_of(result.object) == {"team": "a"}
@@ -47,7 +48,7 @@ def test_user_create_is_stored_without_the_annotation(strip_mode: Installation) 
 
 def test_controller_create_keeps_the_annotation(strip_mode: Installation) -> None:
     result = strip_mode.api.create(
-        promotion("controller-create", annotations={ANNOTATION: "true"}), user=CONTROLLER
+        promotion(name="controller-create", annotations={ANNOTATION: "true"}), user=CONTROLLER
     )
     assert result.code == 201, result.status
     assert annotations_of(result.object) == {ANNOTATION: "true"}
@@ -68,7 +69,7 @@ def test_user_update_of_the_annotation_is_undone(
 ) -> None:
     name = f"rollback-{'removed' if change is None else 'changed'}"
     created = strip_mode.api.create(
-        promotion(name, annotations={ANNOTATION: "true"}), user=CONTROLLER
+        promotion(name=name, annotations={ANNOTATION: "true"}), user=CONTROLLER
     )
     assert created.code == 201, created.status
     edited = created.object
@@ -90,7 +91,7 @@ def test_user_update_leaving_the_annotation_alone_passes_untouched(
     strip_mode: Installation,
 ) -> None:
     created = strip_mode.api.create(
-        promotion("untouched", annotations={ANNOTATION: "true"}), user=CONTROLLER
+        promotion(name="untouched", annotations={ANNOTATION: "true"}), user=CONTROLLER
     )
     edited = created.object
     assert edited is not None
@@ -105,7 +106,7 @@ def test_user_update_leaving_the_annotation_alone_passes_untouched(
 
 @pytest.mark.parametrize("namespace", ["kube-system", NAMESPACE])
 def test_excluded_namespaces_are_not_intercepted(strip_mode: Installation, namespace: str) -> None:
-    obj = promotion("excluded", annotations={ANNOTATION: "true"}, namespace=namespace)
+    obj = promotion(name="excluded", annotations={ANNOTATION: "true"}, namespace=namespace)
     result = strip_mode.api.create(obj, user=ALICE)
     assert result.code == 201, result.status
     assert result.calls == []
@@ -120,7 +121,7 @@ def test_deny_mode_has_no_mutating_webhook(deny_mode: Installation) -> None:
 
 def test_deny_mode_denies_a_user_create_with_403(deny_mode: Installation) -> None:
     result = deny_mode.api.create(
-        promotion("deny-user", annotations={ANNOTATION: "true"}), user=ALICE
+        promotion(name="deny-user", annotations={ANNOTATION: "true"}), user=ALICE
     )
     assert result.code == 403
     assert result.status is not None
@@ -133,7 +134,7 @@ def test_deny_mode_denies_a_user_create_with_403(deny_mode: Installation) -> Non
 
 def test_deny_mode_lets_the_controller_through(deny_mode: Installation) -> None:
     result = deny_mode.api.create(
-        promotion("deny-controller", annotations={ANNOTATION: "true"}), user=CONTROLLER
+        promotion(name="deny-controller", annotations={ANNOTATION: "true"}), user=CONTROLLER
     )
     assert result.code == 201, result.status
     assert annotations_of(result.object) == {ANNOTATION: "true"}
@@ -141,7 +142,7 @@ def test_deny_mode_lets_the_controller_through(deny_mode: Installation) -> None:
 
 def test_deny_mode_denies_a_user_removing_the_annotation(deny_mode: Installation) -> None:
     created = deny_mode.api.create(
-        promotion("deny-remove", annotations={ANNOTATION: "true"}), user=CONTROLLER
+        promotion(name="deny-remove", annotations={ANNOTATION: "true"}), user=CONTROLLER
     )
     edited = created.object
     assert edited is not None
@@ -154,7 +155,7 @@ def test_deny_mode_denies_a_user_removing_the_annotation(deny_mode: Installation
 def test_annotations_that_are_not_strings_never_reach_a_webhook(
     strip_mode: Installation,
 ) -> None:
-    obj = promotion("bad-annotations", annotations={ANNOTATION: True})
+    obj = promotion(name="bad-annotations", annotations={ANNOTATION: True})
     result = strip_mode.api.create(obj, user=ALICE)
     assert result.code == 400
     assert "metadata.annotations" in result.message
@@ -182,7 +183,7 @@ def test_a_later_webhook_re_adding_the_annotation_is_undone_by_reinvocation(
         strip_mode.api.add_webhooks([_third_party_mutating_webhook(endpoint.ca_bundle)])
         try:
             result = strip_mode.api.create(
-                promotion("reinvoked", annotations={ANNOTATION: "true"}), user=ALICE
+                promotion(name="reinvoked", annotations={ANNOTATION: "true"}), user=ALICE
             )
         finally:
             strip_mode.api.webhooks[:] = webhooks
@@ -235,7 +236,7 @@ def test_a_promotion_written_through_another_version_is_still_guarded(
     v1alpha2 = dataclasses.replace(v1alpha1, version="v1alpha2")
     api.resources.append(v1alpha2)
     try:
-        obj = promotion("other-version", annotations={ANNOTATION: "true"})
+        obj = promotion(name="other-version", annotations={ANNOTATION: "true"})
         obj["apiVersion"] = "kargo.akuity.io/v1alpha2"
         result = api.create(obj, user=ALICE)
     finally:

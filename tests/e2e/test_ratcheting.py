@@ -17,7 +17,8 @@ import pytest
 
 from tests.e2e.apiserver import ApiServer, Call, Result
 from tests.e2e.cluster import PROJECT, Installation, install
-from tests.e2e.objects import ALICE, ANNOTATION, project_config, promotion
+from tests.e2e.objects import ALICE, ANNOTATION
+from tests.support.reviews import project_config, promotion
 
 pytestmark = pytest.mark.integration
 
@@ -180,7 +181,7 @@ def test_fixing_the_error_passes_without_warnings(
 def test_the_rollback_annotation_guard_is_not_ratcheted(cluster: Installation) -> None:
     """A Promotion a user marked as a rollback before the webhook existed stays as it was."""
     stored = stored_before_the_webhook(
-        cluster.api, promotion("before-the-webhook", annotations={ANNOTATION: "true"})
+        cluster.api, promotion(name="before-the-webhook", annotations={ANNOTATION: "true"})
     )
     obj = copy.deepcopy(stored)
     obj["metadata"]["annotations"][ANNOTATION] = "false"
@@ -198,7 +199,7 @@ def test_the_rollback_annotation_guard_is_not_ratcheted(cluster: Installation) -
 
 def test_delete_is_not_sent_to_the_webhooks(cluster: Installation) -> None:
     """The chart registers CREATE and UPDATE only: the stand-in's DELETE needs no admission."""
-    stored = stored_before_the_webhook(cluster.api, promotion("to-delete"))
+    stored = stored_before_the_webhook(cluster.api, promotion(name="to-delete"))
     result = cluster.api.delete(stored, user=ALICE)
     assert result.code == 200
     assert result.calls == []

@@ -13,8 +13,9 @@ from tests.e2e.cluster import NAMESPACES, routes_resolver
 from tests.e2e.configuration import parse_configurations
 from tests.e2e.fake_configuration import DNS_NAME, configuration
 from tests.e2e.fake_webhook import Reply, Review, answer, serving
-from tests.e2e.objects import ALICE, promotion
+from tests.e2e.objects import ALICE
 from tests.e2e.recording import WarningRecorder, add_annotation
+from tests.support.reviews import promotion
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +94,7 @@ def test_through_the_stand_in(fake_certs: Path) -> None:
             namespaces=NAMESPACES,
         )
         try:
-            result = api.create(promotion("p"), user=ALICE)
+            result = api.create(promotion(name="p"), user=ALICE)
         finally:
             api.transport.close()
     assert result.code == 201, result.status

@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from tests.oracle.go import TOOLS, build_go_program, go_binary
+from tests.oracle.go import build_go_program
+from tests.support.tools import GO, GOWEBHOOKCLIENT
 
 # Go's error for a call that outlived its deadline, which the API server quotes.
 DEADLINE_EXCEEDED: Final = "context deadline exceeded"
@@ -62,7 +63,7 @@ MAX_RETRIES: Final = 10
 _HELPER_GRACE_SECONDS: Final = 30.0
 
 SOURCE: Final = Path(__file__).resolve().parent / "gowebhookclient"
-BINARY: Final = TOOLS / "bin" / "gowebhookclient"
+BINARY: Final = GOWEBHOOKCLIENT
 
 Resolve = Callable[[str, int], tuple[str, int]]
 
@@ -98,7 +99,7 @@ class Answer:
 
 def client_binary() -> Path:
     """The helper, built from the pinned Go when missing or older than its sources or Go."""
-    go = go_binary()
+    go = GO.path()
     inputs = [go, *(p for p in SOURCE.iterdir() if p.suffix in (".go", ".mod"))]
     newest = max(p.stat().st_mtime for p in inputs)
     if BINARY.is_file() and BINARY.stat().st_mtime >= newest:

@@ -11,8 +11,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
-import ssl
 import stat
 import subprocess
 import sys
@@ -33,6 +31,8 @@ from packaging.utils import canonicalize_name
 from tests.image.dockerfile import REPO_ROOT, stages
 from tests.image.emulation import Layout, prepare, run_stage
 from tests.support.locks import pins
+from tests.support.ports import free_port
+from tests.support.tls import client_context
 
 # The build stage compiles the request path (about a minute on two cores), then again elsewhere.
 pytestmark = pytest.mark.timeout(600)
@@ -241,17 +241,10 @@ def test_certs_generate_writes_only_where_it_is_told(certs: Path) -> None:
     assert all(path.stat().st_uid == UID for path in certs.iterdir())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_serve_answers_healthz_as_non_root_from_a_read_only_tree(
     image: InstalledImage, certs: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -273,7 +266,7 @@ def test_serve_answers_healthz_as_non_root_from_a_read_only_tree(
         stderr=subprocess.PIPE,
         text=True,
     )
-    context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    context = client_context(certs / "ca.crt")
     try:
         deadline = time.monotonic() + 30
         while True:

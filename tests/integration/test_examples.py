@@ -1,4 +1,4 @@
-"""The README's worked example: every file in examples/ posted to the running server."""
+"""The worked example of the README: every file in examples/ posted to the running server."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 import socket
-import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -19,8 +18,11 @@ from app.kargo.constants import (
     PROMOTION_MUTATE_PATH,
     PROMOTION_VALIDATE_PATH,
 )
+from tests.support.cli import CLI
+from tests.support.pki import generate_certs
 from tests.support.reviews import KEY, project_config, promotion, review
-from tests.support.server import CLI, ServerProcess, generate_certs
+from tests.support.server import ServerProcess
+from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
 JSON = {"content-type": "application/json"}
@@ -153,7 +155,7 @@ def test_plain_http_is_refused(server: ServerProcess) -> None:
 
 
 def test_certificate_has_the_local_names(server: ServerProcess) -> None:
-    ctx = ssl.create_default_context(cafile=server.ca_file)
+    ctx = client_context(server.ca_file)
     with (
         socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
         ctx.wrap_socket(raw, server_hostname="localhost") as tls,

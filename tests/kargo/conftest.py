@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.oracle.go import build_goregexp, go_binary, go_version, pinned_go_minor
+from tests.oracle.go import build_goregexp, go_version, pinned_go_minor
+from tests.support.tools import GO
 
 
 @pytest.fixture(scope="session")
 def goregexp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = go_binary()
+    go = GO.path()
     out_dir = tmp_path_factory.mktemp("goregexp")
     version = go_version(go, out_dir)
     expected = pinned_go_minor()

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.monitoring.tools import tool
-from tests.support.server import free_port
+from tests.support.ports import free_port
+from tests.support.tools import PROMETHEUS
 
 SCRAPE_INTERVAL_SECONDS = 1
 
@@ -58,7 +58,7 @@ class Prometheus:
         self._log = (self.directory / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
             [
-                str(tool("prometheus")),
+                str(PROMETHEUS.path()),
                 f"--config.file={config_file}",
                 f"--storage.tsdb.path={self.directory / 'data'}",
                 "--storage.tsdb.retention.time=1h",

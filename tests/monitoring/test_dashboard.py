@@ -1,5 +1,5 @@
 """The dashboard ConfigMap: what Grafana's sidecar needs to find it, and a dashboard with the
-panels the README lists, each query on the chosen data source and filtered to one webhook."""
+panels docs/operating.md lists, each query on the chosen data source and filtered to one webhook."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -34,9 +33,11 @@ from app.kargo.constants import (
 )
 from tests.chart.helm import CHART_DIR, FULLNAME, NAMESPACE
 from tests.monitoring.prometheus import SCRAPE_INTERVAL_SECONDS, Prometheus, has_numbers
-from tests.serving.clients import head, open_tls, read_response, tls_context
+from tests.serving.clients import head, open_tls, read_response
+from tests.support.pki import generate_certs
 from tests.support.reviews import KEY, project_config, promotion, review, slow_to_decide_review
-from tests.support.server import ServerProcess, generate_certs
+from tests.support.server import ServerProcess
+from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ class Load:
 
     def run(self) -> None:
         deadline = time.monotonic() + LOAD_LIMIT_SECONDS
-        context = ssl.create_default_context(cafile=self.server.ca_file)
+        context = client_context(self.server.ca_file)
         with httpx.Client(base_url=self.server.base_url, verify=context, timeout=10) as client:
             for round_number in itertools.count():
                 if self.stop.is_set() or time.monotonic() > deadline:
@@ -106,7 +107,7 @@ class Load:
         """Take the one slot with a review that takes long to decide, ask once more (429),
         then read the long one's answer."""
         body = orjson.dumps(review(promotion({}), username="alice"))
-        context = tls_context(self.server.ca_file)
+        context = client_context(self.server.ca_file)
         with contextlib.closing(open_tls(self.server.port, context)) as tls:
             path = PROJECT_CONFIG_VALIDATE_PATH + "?timeout=30s"
             tls.sendall(head("POST", path, content_length=len(SLOW)) + SLOW)

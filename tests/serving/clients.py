@@ -24,32 +24,6 @@ from tests.support.reviews import promotion, review
 TIMEOUT = 10.0
 
 
-def tls_context(
-    ca_file: Path | str | None,
-    *,
-    client_cert: tuple[Path, Path] | None = None,
-    min_version: ssl.TLSVersion | None = None,
-    max_version: ssl.TLSVersion | None = None,
-    alpn: Sequence[str] | None = None,
-) -> ssl.SSLContext:
-    """A client context trusting `ca_file` (or anything, when None, to inspect what is served)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if ca_file is None:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context.load_verify_locations(cafile=str(ca_file))
-    if min_version is not None:
-        context.minimum_version = min_version
-    if max_version is not None:
-        context.maximum_version = max_version
-    if alpn is not None:
-        context.set_alpn_protocols(list(alpn))
-    if client_cert is not None:
-        context.load_cert_chain(*client_cert)
-    return context
-
-
 def open_tls(
     port: int, context: ssl.SSLContext, *, timeout: float = TIMEOUT, source: str | None = None
 ) -> ssl.SSLSocket:

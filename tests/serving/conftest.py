@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import ServerProcess, generate_certs
+from tests.support.pki import generate_certs
+from tests.support.server import ServerProcess
 
 StartServer = Callable[..., ServerProcess]
 

@@ -20,9 +20,9 @@ from tests.serving.clients import (
     exchange,
     is_closed_by_peer,
     seconds_until_closed,
-    tls_context,
 )
 from tests.serving.conftest import StartServer
+from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def test_an_idle_keep_alive_connection_is_reused_after_10_seconds(
     # A header deadline far below the idle time proves the header clock does not run while a
     # connection waits for its next request.
     server = start_server("--header-timeout", "1")
-    context = tls_context(pki / "ca.crt")
+    context = client_context(pki / "ca.crt")
     with (
         connection(server.port, context) as used,
         connection(server.port, context) as fresh,
@@ -61,7 +61,7 @@ def test_idle_connections_close_after_the_keep_alive_timeout(
     start_server: StartServer, pki: Path
 ) -> None:
     server = start_server("--keep-alive-timeout", "1")
-    context = tls_context(pki / "ca.crt")
+    context = client_context(pki / "ca.crt")
     with connection(server.port, context) as used, connection(server.port, context) as fresh:
         assert exchange(used, admission_request("once")).status == 200
         closed_after = {"used": 0.0, "fresh": 0.0}
@@ -83,7 +83,7 @@ def test_idle_connections_close_after_the_keep_alive_timeout(
 
 def test_many_requests_on_one_connection_stay_on_it(start_server: StartServer, pki: Path) -> None:
     server = start_server()
-    with connection(server.port, tls_context(pki / "ca.crt")) as tls:
+    with connection(server.port, client_context(pki / "ca.crt")) as tls:
         for i in range(20):
             response = exchange(tls, admission_request(f"seq-{i}"))
             assert response.status == 200
@@ -97,7 +97,7 @@ def test_a_busy_connection_outlives_the_keep_alive_timeout(
     """The keep-alive clock measures idle time only: a connection used without pause for three
     timeouts stays open, then closes one timeout after its last answer."""
     server = start_server("--keep-alive-timeout", "1")
-    with connection(server.port, tls_context(pki / "ca.crt")) as tls:
+    with connection(server.port, client_context(pki / "ca.crt")) as tls:
         started = time.monotonic()
         count = 0
         while time.monotonic() - started < 3.0 and count < 10_000:

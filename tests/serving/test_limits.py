@@ -27,10 +27,10 @@ from tests.serving.clients import (
     read_response,
     review_body,
     seconds_until_closed,
-    tls_context,
 )
 from tests.serving.conftest import StartServer
 from tests.support.server import ServerProcess
+from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ STALLED_HEAD = (
 
 @pytest.fixture
 def context(pki: Path) -> ssl.SSLContext:
-    return tls_context(pki / "ca.crt")
+    return client_context(pki / "ca.crt")
 
 
 @pytest.fixture(scope="module")

@@ -29,18 +29,18 @@ from tests.serving.clients import (
     poll_bytes,
     read_response,
     review_body,
-    tls_context,
 )
 from tests.serving.conftest import StartServer
 from tests.support.reviews import project_config, review, slow_to_decide_review
 from tests.support.server import ServerProcess
+from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def context(pki: Path) -> ssl.SSLContext:
-    return tls_context(pki / "ca.crt")
+    return client_context(pki / "ca.crt")
 
 
 @pytest.fixture

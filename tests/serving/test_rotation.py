@@ -26,10 +26,10 @@ from tests.serving.clients import (
     exchange,
     open_tls,
     served_serial,
-    tls_context,
 )
 from tests.serving.conftest import StartServer
 from tests.support.server import ServerProcess
+from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +205,7 @@ def test_rotation_under_load_fails_no_call_and_is_served_within_a_poll(
         rotate = volume.publish
 
     server = start_server("--cert-reload-interval", str(INTERVAL), certs=served_dir)
-    context = tls_context(live_certs / "ca.crt")
+    context = client_context(live_certs / "ca.crt")
     first = certificate_serial(live_certs / "tls.crt")
     assert serial_now(server, context) == first
     assert expiry_metric(server) == not_after(live_certs)
@@ -244,7 +244,7 @@ def test_a_broken_pair_keeps_the_old_one_serving_and_is_counted(
     load_on: Callable[[ServerProcess, ssl.SSLContext], Load],
 ) -> None:
     server = start_server("--cert-reload-interval", str(INTERVAL), certs=live_certs)
-    context = tls_context(live_certs / "ca.crt")
+    context = client_context(live_certs / "ca.crt")
     first = certificate_serial(live_certs / "tls.crt")
     load = load_on(server, context)
     time.sleep(0.3)

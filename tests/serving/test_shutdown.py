@@ -36,9 +36,9 @@ from tests.serving.clients import (
     read_response,
     review_body,
     seconds_until_closed,
-    tls_context,
 )
 from tests.serving.conftest import StartServer
+from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ def test_sigterm_under_load_fails_nothing_and_exits_0_in_time(
     server = start_server(
         "--drain-seconds", str(DRAIN), "--shutdown-timeout", str(SHUTDOWN_TIMEOUT)
     )
-    context = tls_context(pki / "ca.crt")
+    context = client_context(pki / "ca.crt")
     early = [hold(server.port, context, f"early-{i}") for i in range(3)]
     late = hold(server.port, context, "late")
     slow_head = hold(server.port, context, "slow-head", cut_in_head=True)
@@ -190,7 +190,7 @@ def test_the_shutdown_timeout_bounds_a_request_that_never_completes(
     server = start_server(
         "--drain-seconds", "0.5", "--shutdown-timeout", "1", "--body-timeout", "30"
     )
-    context = tls_context(pki / "ca.crt")
+    context = client_context(pki / "ca.crt")
     stuck = hold(server.port, context, "stuck")
     with stuck.tls:
         time.sleep(0.1)
@@ -211,7 +211,7 @@ def test_a_second_signal_exits_at_once(
     start_server: StartServer, pki: Path, second: signal.Signals
 ) -> None:
     server = start_server("--drain-seconds", "30")
-    context = tls_context(pki / "ca.crt")
+    context = client_context(pki / "ca.crt")
     stuck = hold(server.port, context, "stuck")
     with stuck.tls:
         server.send_signal(signal.SIGTERM)

@@ -16,11 +16,13 @@ from tests.serving.clients import (
     exchange,
     get_request,
     open_tls,
-    tls_context,
 )
 from tests.serving.conftest import StartServer
-from tests.support.server import CLI, ServerProcess, generate_certs
-from tests.tls import pki as client_pki
+from tests.support import pki as client_pki
+from tests.support.cli import CLI
+from tests.support.pki import generate_certs
+from tests.support.server import ServerProcess
+from tests.support.tls import client_context
 from tests.tls.handshakes import echo_server
 from tests.tls.handshakes import exchange as echo_exchange
 
@@ -45,7 +47,7 @@ def legacy_client(ca_file: Path | None, version: ssl.TLSVersion) -> ssl.SSLConte
     suite qualifies); security level 0 makes it offer the old version, so a failure shows the
     server refused it rather than the client never asking.
     """
-    context = tls_context(ca_file, min_version=version, max_version=version)
+    context = client_context(ca_file, min_version=version, max_version=version)
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
     return context
 
@@ -89,12 +91,12 @@ def test_tls_1_2_is_served_by_default_and_h2_is_never_selected(
     default_server: ServerProcess, pki: Path
 ) -> None:
     server = default_server
-    tls12 = tls_context(pki / "ca.crt", max_version=ssl.TLSVersion.TLSv1_2)
+    tls12 = client_context(pki / "ca.crt", max_version=ssl.TLSVersion.TLSv1_2)
     with connection(server.port, tls12) as tls:
         assert tls.version() == "TLSv1.2"
         assert exchange(tls, get_request("/healthz")).status == 200
     for offered, selected in [(["h2", "http/1.1"], "http/1.1"), (["h2"], None), (None, None)]:
-        with connection(server.port, tls_context(pki / "ca.crt", alpn=offered)) as tls:
+        with connection(server.port, client_context(pki / "ca.crt", alpn=offered)) as tls:
             assert tls.selected_alpn_protocol() == selected, offered
             assert exchange(tls, get_request("/healthz")).status == 200
 
@@ -103,9 +105,9 @@ def test_min_version_1_3_refuses_a_tls_1_2_client(start_server: StartServer, pki
     server = start_server("--tls-min-version", "1.3")
     with pytest.raises(HANDSHAKE_REFUSED):
         open_tls(
-            server.port, tls_context(pki / "ca.crt", max_version=ssl.TLSVersion.TLSv1_2)
+            server.port, client_context(pki / "ca.crt", max_version=ssl.TLSVersion.TLSv1_2)
         ).close()
-    with connection(server.port, tls_context(pki / "ca.crt")) as tls:
+    with connection(server.port, client_context(pki / "ca.crt")) as tls:
         assert tls.version() == "TLSv1.3"
         assert exchange(tls, admission_request("tls13")).status == 200
 
@@ -157,7 +159,7 @@ def test_client_certificate_mode(
     max_version: ssl.TLSVersion,
 ) -> None:
     server = start_server("--client-ca-file", str(client_certificates.ca_file), wait_ready=False)
-    good = tls_context(
+    good = client_context(
         pki / "ca.crt", client_cert=client_certificates.good, max_version=max_version
     )
     wait_ready_with(server, good)
@@ -166,8 +168,8 @@ def test_client_certificate_mode(
         assert exchange(tls, admission_request("mtls")).status == 200
 
     for refused in [
-        tls_context(pki / "ca.crt", max_version=max_version),
-        tls_context(
+        client_context(pki / "ca.crt", max_version=max_version),
+        client_context(
             pki / "ca.crt", client_cert=client_certificates.untrusted, max_version=max_version
         ),
     ]:

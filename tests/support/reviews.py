@@ -1,4 +1,5 @@
-"""Builders for AdmissionReview requests used across the tests."""
+"""Builders for the Kargo objects and AdmissionReview requests the tests and benchmarks send: one
+Promotion and one ProjectConfig builder for unit, integration and end-to-end tests alike."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import orjson
 
 CONTROLLER = "system:serviceaccount:kargo:kargo-controller"
 KEY = "kargo.akuity.io/rollback"
+# The Project (namespace) objects live in unless a test says otherwise.
+PROJECT = "proj"
 
 
 def promotion(
-    annotations: dict[str, Any] | None = None, *, name: str = "p1", namespace: str = "proj"
+    annotations: dict[str, Any] | None = None, *, name: str = "p1", namespace: str = PROJECT
 ) -> dict[str, Any]:
+    """A Promotion as Kargo writes one: its steps skip the approval step for a rollback, which is
+    why who may set the annotation matters."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if annotations is not None:
         metadata["annotations"] = annotations
@@ -21,21 +26,30 @@ def promotion(
         "apiVersion": "kargo.akuity.io/v1alpha1",
         "kind": "Promotion",
         "metadata": metadata,
-        "spec": {"stage": "prod", "freight": "abc123"},
+        "spec": {
+            "stage": "prod",
+            "freight": "f3a9c0e1d2b4",
+            "steps": [
+                {"uses": "git-clone", "config": {"repoURL": "https://git.example/app.git"}},
+                {"uses": "argocd-update", "if": "${{ !ctx.meta.promotion.rollback }}"},
+            ],
+        },
     }
 
 
 def project_config(
     policies: list[Any] | None = None,
     *,
-    name: str = "proj",
-    namespace: str = "proj",
+    name: str | None = None,
+    namespace: str = PROJECT,
     spec: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A ProjectConfig with these promotion policies (or this whole spec), named after its
+    Project's namespace unless `name` says otherwise."""
     return {
         "apiVersion": "kargo.akuity.io/v1alpha1",
         "kind": "ProjectConfig",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": namespace if name is None else name, "namespace": namespace},
         "spec": spec if spec is not None else {"promotionPolicies": policies or []},
     }
 

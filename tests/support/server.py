@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,37 +12,9 @@ from pathlib import Path
 
 import httpx
 
-BIN_DIR = Path(sys.executable).parent
-CLI = str(BIN_DIR / "kargo-rollback-webhook")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def generate_certs(out: Path, *extra: str) -> Path:
-    """Run the real `certs generate` command; returns the directory."""
-    subprocess.run(
-        [
-            CLI,
-            "certs",
-            "generate",
-            "--out",
-            str(out),
-            "--dns-name",
-            "localhost",
-            "--ip",
-            "127.0.0.1",
-            *extra,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return out
+from tests.support.cli import CLI
+from tests.support.ports import free_port
+from tests.support.tls import client_context
 
 
 @dataclass
@@ -88,7 +57,7 @@ class ServerProcess:
         return self
 
     def client(self, timeout: float = 10.0) -> httpx.Client:
-        verify = ssl.create_default_context(cafile=self.ca_file)
+        verify = client_context(self.ca_file)
         return httpx.Client(base_url=self.base_url, verify=verify, timeout=timeout)
 
     def wait_ready(self, timeout: float = 30.0) -> None:

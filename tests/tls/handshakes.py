@@ -20,6 +20,8 @@ from typing import Literal
 import uvloop
 from cryptography import x509
 
+from tests.support.tls import client_context
+
 ServerKind = Literal["asyncio", "uvloop", "threads"]
 SERVER_KINDS: tuple[ServerKind, ...] = ("asyncio", "uvloop", "threads")
 
@@ -124,32 +126,6 @@ def _threaded_echo_server(context: ssl.SSLContext) -> Iterator[int]:
         stop.set()
         thread.join(TIMEOUT)
         listener.close()
-
-
-def client_context(
-    *,
-    cafile: Path | None = None,
-    min_version: ssl.TLSVersion | None = None,
-    max_version: ssl.TLSVersion | None = None,
-    alpn: list[str] | None = None,
-    client_cert: tuple[Path, Path] | None = None,
-) -> ssl.SSLContext:
-    """A client context; without `cafile` it accepts any certificate, to look at what is served."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if cafile is None:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context.load_verify_locations(cafile=cafile)
-    if min_version is not None:
-        context.minimum_version = min_version
-    if max_version is not None:
-        context.maximum_version = max_version
-    if alpn is not None:
-        context.set_alpn_protocols(alpn)
-    if client_cert is not None:
-        context.load_cert_chain(*client_cert)
-    return context
 
 
 @contextlib.contextmanager

@@ -1,20 +1,32 @@
-"""The serving pair the server loads: parsed, matched and refused with one line naming the file."""
+"""The serving pair as the reloader reads it (`read_file`, then `parse_pair` with the files as
+sources): parsed, matched and refused with one line naming the file."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from app.tls import certificates
-from app.tls.certificates import CertificateError
+from app.tls.certificates import CertificateError, CertificatePair, parse_pair, read_file
 from app.tls.issuance import GeneratedCerts
-from tests.tls import pki
+from tests.support import pki
 from tests.tls.issued import PAST, generate
 
 
+def load_pair(cert: Path, key: Path) -> CertificatePair:
+    """The files read and parsed as a pair, each named as its source."""
+    return parse_pair(
+        read_file(cert, "certificate"),
+        read_file(key, "private key"),
+        cert_source=str(cert),
+        key_source=str(key),
+        now=datetime.now(UTC),
+    )
+
+
 def test_load_pair_returns_the_certificate(certs: GeneratedCerts) -> None:
-    pair = certificates.load_pair(certs.cert_file, certs.key_file)
+    pair = load_pair(certs.cert_file, certs.key_file)
 
     assert pair.certificate == pki.load_certificate(certs.cert_file)
     assert pair.intermediates == ()
@@ -24,7 +36,7 @@ def test_load_pair_keeps_intermediates(certs: GeneratedCerts, tmp_path: Path) ->
     chained = tmp_path / "chain.crt"
     chained.write_bytes(certs.cert_file.read_bytes() + certs.ca_cert_file.read_bytes())
 
-    pair = certificates.load_pair(chained, certs.key_file)
+    pair = load_pair(chained, certs.key_file)
 
     assert pair.intermediates == (pki.load_certificate(certs.ca_cert_file),)
 
@@ -66,6 +78,6 @@ def test_load_pair_refuses_with_one_line_naming_the_file(
         generate(pair.cert_file.parent, days=1, now=PAST)
 
     with pytest.raises(CertificateError, match=message) as raised:
-        certificates.load_pair(cert, key)
+        load_pair(cert, key)
     assert "\n" not in str(raised.value)
     assert str(cert.parent / names) in str(raised.value)

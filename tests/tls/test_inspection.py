@@ -9,7 +9,7 @@ import pytest
 from app.tls import inspection
 from app.tls.certificates import CertificateError
 from app.tls.issuance import GeneratedCerts
-from tests.tls import pki
+from tests.support import pki
 from tests.tls.issued import PAST, generate
 
 

@@ -18,8 +18,9 @@ from cryptography.x509.verification import PolicyBuilder, Store
 from app.tls import inspection, issuance
 from app.tls.certificates import CertificateError
 from app.tls.issuance import GeneratedCerts
-from tests.tls import pki
-from tests.tls.handshakes import client_context, echo_server, exchange, serving_context
+from tests.support import pki
+from tests.support.tls import client_context
+from tests.tls.handshakes import echo_server, exchange, serving_context
 from tests.tls.issued import generate
 
 
@@ -122,9 +123,7 @@ def test_chain_passes_a_strict_rfc5280_verifier(certs: GeneratedCerts) -> None:
 )
 def test_handshake_verifies_against_ca_bundle(certs: GeneratedCerts, server_hostname: str) -> None:
     with echo_server(serving_context(certs.cert_file, certs.key_file), "threads") as port:
-        served = exchange(
-            port, client_context(cafile=certs.ca_cert_file), server_hostname=server_hostname
-        )
+        served = exchange(port, client_context(certs.ca_cert_file), server_hostname=server_hostname)
 
     assert served.serial_number == pki.load_certificate(certs.cert_file).serial_number
 
@@ -134,7 +133,7 @@ def test_handshake_fails_for_a_name_not_in_the_certificate(certs: GeneratedCerts
         echo_server(serving_context(certs.cert_file, certs.key_file), "threads") as port,
         pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"),
     ):
-        exchange(port, client_context(cafile=certs.ca_cert_file), server_hostname="other.kargo.svc")
+        exchange(port, client_context(certs.ca_cert_file), server_hostname="other.kargo.svc")
 
 
 def test_handshake_fails_against_another_ca(certs: GeneratedCerts, tmp_path: Path) -> None:
@@ -143,7 +142,7 @@ def test_handshake_fails_against_another_ca(certs: GeneratedCerts, tmp_path: Pat
         echo_server(serving_context(certs.cert_file, certs.key_file), "threads") as port,
         pytest.raises(ssl.SSLCertVerificationError, match="unable to get local issuer"),
     ):
-        exchange(port, client_context(cafile=other.ca_cert_file), server_hostname="localhost")
+        exchange(port, client_context(other.ca_cert_file), server_hostname="localhost")
 
 
 def test_reissue_from_the_ca_in_out_dir_keeps_ca_crt(certs: GeneratedCerts) -> None:

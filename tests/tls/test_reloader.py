@@ -20,12 +20,12 @@ from app.tls import issuance
 from app.tls.certificates import CertificateError
 from app.tls.issuance import GeneratedCerts
 from app.tls.reloader import CertificateReloader, TLSVersion
-from tests.tls import pki
+from tests.support import pki
+from tests.support.tls import client_context
 from tests.tls.handshakes import (
     SERVER_KINDS,
     TIMEOUT,
     ServerKind,
-    client_context,
     connect,
     echo,
     echo_server,
@@ -100,7 +100,7 @@ def test_serves_the_pair_with_and_without_sni(
     certs: GeneratedCerts, recorder: Recorder, kind: ServerKind
 ) -> None:
     reloader = recorder.reloader(certs)
-    verified = client_context(cafile=certs.ca_cert_file)
+    verified = client_context(certs.ca_cert_file)
 
     with echo_server(reloader.context, kind) as port:
         # No SNI: Python sends none for IP addresses and when no hostname is given.
@@ -117,7 +117,7 @@ def test_rotation_reaches_new_handshakes_and_spares_open_connections(
 ) -> None:
     reloader = recorder.reloader(certs)
     old_serial = serial(certs.cert_file)
-    verified = client_context(cafile=certs.ca_cert_file)
+    verified = client_context(certs.ca_cert_file)
 
     with (
         echo_server(reloader.context, kind) as port,
@@ -565,7 +565,7 @@ async def hello(
 
 
 def https_get(port: int, cafile: Path) -> tuple[bytes, int, str | None]:
-    context = client_context(cafile=cafile, alpn=["h2", "http/1.1"])
+    context = client_context(cafile, alpn=["h2", "http/1.1"])
     with connect(port, context, server_hostname="localhost") as connection:
         connection.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         response = b""

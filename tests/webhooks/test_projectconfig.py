@@ -7,9 +7,6 @@ only this webhook enforces (a label value with a space, which Kargo never checks
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -22,198 +19,15 @@ from app.k8s.warnings import MAX_WARNING_CHARS, clip_warning
 from app.kargo.projectconfig import validate_project_config
 from app.webhooks.projectconfig import AUDIT_KEY, MAX_UNENFORCED_SHOWN, decide_project_config
 from tests.support.reviews import project_config, review
-
-P0 = "spec.promotionPolicies[0]"
-P1 = "spec.promotionPolicies[1]"
-LABELS0 = f"{P0}.stageSelector.matchLabels"
-W0 = "spec.promotionWindows[0]"
-REFRESH = "kargo.akuity.io/refresh"
-FINALIZER = "kargo.akuity.io/finalizer"
-
-
-def bad_label_config() -> dict[str, Any]:
-    """Accepted by Kargo, invalid here: a label value with a space."""
-    return project_config([{"stageSelector": {"matchLabels": {"tier": "front end"}}}])
-
-
-def with_project_selector() -> dict[str, Any]:
-    obj = project_config([{"stage": "prod"}])
-    obj["spec"]["promotionWindows"] = [
-        {"name": "freeze", "kind": "Deny", "projectSelector": {"name": "proj"}}
-    ]
-    return obj
-
-
-Edit = Callable[[dict[str, Any]], None]
-
-
-def edited(obj: dict[str, Any], *edits: Edit) -> dict[str, Any]:
-    new = copy.deepcopy(obj)
-    for edit in edits:
-        edit(new)
-    return new
-
-
-def add_label(obj: dict[str, Any]) -> None:
-    obj["metadata"].setdefault("labels", {})["team"] = "payments"
-
-
-def refresh(obj: dict[str, Any]) -> None:
-    obj["metadata"].setdefault("annotations", {})[REFRESH] = "2026-11-26T14:40:01Z"
-
-
-def deleting(obj: dict[str, Any]) -> None:
-    obj["metadata"]["deletionTimestamp"] = "2026-11-26T14:40:01Z"
-    obj["metadata"]["finalizers"] = [FINALIZER]
-
-
-def remove_finalizer(obj: dict[str, Any]) -> None:
-    obj["metadata"]["finalizers"] = []
-
-
-def set_label_value(value: str) -> Edit:
-    def edit(obj: dict[str, Any]) -> None:
-        obj["spec"]["promotionPolicies"][0]["stageSelector"]["matchLabels"]["tier"] = value
-
-    return edit
-
-
-def append_policy(policy: dict[str, Any]) -> Edit:
-    def edit(obj: dict[str, Any]) -> None:
-        obj["spec"]["promotionPolicies"].append(policy)
-
-    return edit
-
-
-def insert_policy(policy: dict[str, Any]) -> Edit:
-    def edit(obj: dict[str, Any]) -> None:
-        obj["spec"]["promotionPolicies"].insert(0, policy)
-
-    return edit
-
-
-@dataclass(frozen=True)
-class Case:
-    new: dict[str, Any]
-    old: dict[str, Any] | None = None  # None: CREATE
-    allowed: bool = True
-    # The causes' fields when denied, in order.
-    denied_fields: list[str] = field(default_factory=list)
-    # Fields named by "not enforced" warnings, in order.
-    unenforced: list[str] = field(default_factory=list)
-    reason: str = ""
-
-
-BAD = bad_label_config()
-BAD_DELETING = edited(BAD, deleting)
-WINDOWED = with_project_selector()
-
-CASES = [
-    pytest.param(
-        Case(BAD, allowed=False, denied_fields=[LABELS0], reason="invalid"),
-        id="CREATE is unchanged: the error denies",
-    ),
-    pytest.param(
-        Case(edited(BAD, add_label), BAD, unenforced=[LABELS0], reason="existing-errors"),
-        id="UPDATE adding a label passes; the old error is a warning",
-    ),
-    pytest.param(
-        Case(edited(BAD, refresh), BAD, unenforced=[LABELS0], reason="existing-errors"),
-        id="UPDATE with Kargo's refresh annotation passes",
-    ),
-    pytest.param(
-        Case(copy.deepcopy(BAD), BAD, unenforced=[LABELS0], reason="existing-errors"),
-        id="UPDATE changing nothing passes",
-    ),
-    pytest.param(
-        Case(edited(BAD_DELETING, remove_finalizer), BAD_DELETING, unenforced=[LABELS0]),
-        id="UPDATE removing the finalizer while deleting passes",
-    ),
-    pytest.param(
-        Case(
-            edited(BAD_DELETING, remove_finalizer, set_label_value("back end")),
-            BAD_DELETING,
-            unenforced=[LABELS0],
-            reason="being-deleted",
-        ),
-        id="an object being deleted is never denied over its spec",
-    ),
-    pytest.param(
-        Case(edited(BAD, set_label_value("back end")), BAD, allowed=False, denied_fields=[LABELS0]),
-        id="a bad value changed into another bad value is denied",
-    ),
-    pytest.param(
-        Case(edited(BAD, set_label_value("frontend")), BAD, reason="valid"),
-        id="fixing the bad value passes without warnings",
-    ),
-    pytest.param(
-        Case(
-            edited(BAD, append_policy({"stageSelector": {"name": "glob:["}})),
-            BAD,
-            allowed=False,
-            denied_fields=[f"{P1}.stageSelector.name"],
-            unenforced=[LABELS0],
-        ),
-        id="a new error beside an old one: denied for the new one, the old one a warning",
-    ),
-    pytest.param(
-        Case(
-            edited(BAD, insert_policy({"stage": "qa"})),
-            BAD,
-            allowed=False,
-            denied_fields=[f"{P1}.stageSelector.matchLabels"],
-        ),
-        id="a bad policy moved to another index is a new error there",
-    ),
-    pytest.param(
-        Case(
-            project_config([{"stage": "dev"}, {"stage": "dev"}]),
-            project_config([{"stage": "qa"}, {"stage": "dev"}]),
-            allowed=False,
-            denied_fields=[P1],
-        ),
-        id="a duplicate created by renaming another policy is denied at the unchanged one",
-    ),
-    pytest.param(
-        Case(
-            project_config([{"stageSelector": {"name": "regex:("}}]),
-            project_config([{"stage": "dev"}]),
-            allowed=False,
-            denied_fields=[f"{P0}.stageSelector.name"],
-        ),
-        id="UPDATE from valid to invalid is denied",
-    ),
-    pytest.param(
-        Case(edited(WINDOWED, add_label), WINDOWED, unenforced=[f"{W0}.projectSelector"]),
-        id="an existing projectSelector: metadata-only UPDATE passes",
-    ),
-    pytest.param(
-        Case(
-            edited(
-                WINDOWED,
-                lambda o: o["spec"]["promotionWindows"][0].update(
-                    projectSelector={"name": "other"}
-                ),
-            ),
-            WINDOWED,
-            allowed=False,
-            denied_fields=[f"{W0}.projectSelector"],
-        ),
-        id="an existing projectSelector changed is denied, though its error quotes no value",
-    ),
-    pytest.param(
-        Case(
-            edited(WINDOWED, lambda o: o["spec"]["promotionWindows"][0].pop("projectSelector")),
-            WINDOWED,
-            reason="valid",
-        ),
-        id="removing the projectSelector passes",
-    ),
-    pytest.param(
-        Case(WINDOWED, allowed=False, denied_fields=[f"{W0}.projectSelector"]),
-        id="CREATE with a projectSelector is denied",
-    ),
-]
+from tests.webhooks.projectconfig_cases import (
+    BAD,
+    CASES,
+    WINDOWED,
+    Case,
+    add_label,
+    edited,
+    refresh,
+)
 
 
 def decide(case: Case) -> tuple[Any, dict[str, Any]]:

@@ -301,7 +301,7 @@ matching its name costs nothing, and a mode switch keeps the rules right.
 {{- end }}
 
 {{/*
-Where an alert's runbook is: its section of the README (the heading is the alert's name); call
+Where an alert's runbook is: its section of docs/operating.md (the heading is the alert's name); call
 with (dict "root" $ "alert" "<AlertName>").
 */}}
 {{- define "kargo-rollback-webhook.runbookURL" -}}

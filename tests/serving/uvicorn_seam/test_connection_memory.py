@@ -16,8 +16,8 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
 
 from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, protocol_class
-from tests.serving import harness
-from tests.serving.test_drain import HEAD, LIMITS, Flag, Transport
+from tests.serving.uvicorn_seam.protocol import HEAD, LIMITS, Flag, admission
+from tests.support.transports import RecordingTransport
 
 
 async def _answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
@@ -30,10 +30,10 @@ async def _answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
 async def _served_then_closed(*, answered: bool) -> weakref.ref[GuardedHttpToolsProtocol]:
     config = uvicorn.Config(_answer_ok, lifespan="off", log_config=None, proxy_headers=False)
     config.load()
-    protocol = protocol_class(LIMITS, Flag(), harness.admission())(
+    protocol = protocol_class(LIMITS, Flag(), admission())(
         config=config, server_state=ServerState(), app_state={}
     )
-    transport = Transport()
+    transport = RecordingTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
     # A whole request, or a head whose body never comes (its body clock running).
     protocol.data_received(HEAD + b"{}" if answered else HEAD)

@@ -11,21 +11,7 @@ from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from app.serving.single_write import HeadWithBody
 from app.serving.uvicorn_seam import body_follows_of
-
-
-class Transport:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
+from tests.support.transports import RecordingTransport
 
 
 @dataclass
@@ -42,8 +28,8 @@ class Cycle:
         self.scope["method"] = self.method
 
 
-def writer(cycle: Cycle) -> tuple[HeadWithBody, Transport]:
-    transport = Transport()
+def writer(cycle: Cycle) -> tuple[HeadWithBody, RecordingTransport]:
+    transport = RecordingTransport()
     body_follows = body_follows_of(cast(RequestResponseCycle, cycle))
     return HeadWithBody(transport, body_follows), transport  # type: ignore[arg-type]
 

@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Measure `kargo-rollback-webhook check` on 1,000 manifests (the target: under a second).
+"""`make bench-check`: `kargo-rollback-webhook check` on 1,000 manifests (target: under a second).
 
 Writes a repository-like tree of YAML manifests into a temporary directory: ProjectConfigs with
 several promotion policies (exact names, patterns, label selectors, both autoRollback shapes),
@@ -10,7 +9,7 @@ skipped, spread over files of one to several documents, plus one `List`. Then it
   checking, printing), median of --runs runs;
 - the check alone, in this process, for comparison.
 
-Usage: .venv/bin/python scripts/bench-check.py [--manifests N] [--runs R]
+Usage: make bench-check, or .venv/bin/python -m bench.check [--manifests N] [--runs R]
 """
 
 from __future__ import annotations

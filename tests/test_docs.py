@@ -1,10 +1,14 @@
-"""The README is the manual: its tables are compared with what the code declares and exports.
+"""The documentation is the manual: its tables are compared with what the code declares and exports.
+
+The reference tables live in docs/reference.md:
 
 - the configuration table row by row with the option declarations (flag, variable, default);
 - the metrics table with the families the application exports on `/metrics` after answering a
   review on each admission path (name, type, and the labels its samples carry);
 - the endpoints table with the application's dispatch table;
-- the Go release the `regex:` rules follow with the one scripts/install-go.sh pins.
+- the Go release the `regex:` rules follow (docs/rules.md) with the one scripts/install-go.sh pins;
+- the README opens with the two commands, and its configuration excerpt names only declared
+  settings.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from tests.oracle.go import pinned_go_minor
 from tests.support import app as in_process
 from tests.support.reviews import KEY, project_config, promotion, review
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+REFERENCE = (ROOT / "docs" / "reference.md").read_text()
+PAGES = [README] + [page.read_text() for page in sorted((ROOT / "docs").glob("*.md"))]
 
 
 def _table(heading: str) -> list[list[str]]:
-    """The rows of the first table under `## heading`, as lists of cell texts."""
-    section = README.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    """The rows of the first table under `## heading` of the reference page, as cell texts."""
+    section = REFERENCE.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
     return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
 
@@ -148,6 +155,15 @@ def test_the_endpoints_table_lists_every_admission_path() -> None:
         assert f"POST {spec.path}" in documented
 
 
+def test_the_readme_stays_a_front_page() -> None:
+    """About 250 lines at most: what is enforced, installing, a configuration excerpt, the worked
+    example and links; everything else belongs on a page of docs/ the README links to."""
+    assert len(README.splitlines()) <= 250
+    linked = set(re.findall(r"\]\((docs/[a-z_-]+\.md)\)", README))
+    pages = {f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md")}
+    assert pages - linked == set(), "a page of docs/ the README does not link"
+
+
 def test_the_two_commands_open_the_readme() -> None:
     head = README.split("\n## ", 1)[0]
     assert "make run" in head
@@ -155,6 +171,15 @@ def test_the_two_commands_open_the_readme() -> None:
 
 
 def test_the_go_release_the_rules_follow_is_the_pinned_one() -> None:
-    # The README names the release line; scripts/install-go.sh is the one place pinning it.
-    stated = re.findall(r"`regex:` patterns follow Go (\d+\.\d+)'s `regexp`", README)
+    # docs/rules.md names the release line; scripts/install-go.sh is the one place pinning it.
+    stated = re.findall(r"`regex:` patterns follow Go (\d+\.\d+)'s `regexp`", "\n".join(PAGES))
     assert stated == [pinned_go_minor().removeprefix("go")]
+
+
+def test_the_readme_configuration_excerpt_names_declared_settings_only() -> None:
+    excerpt = README.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", excerpt))
+    variables = set(re.findall(r"\b(KRW_[A-Z_]+)\b", excerpt))
+    assert flags, "the excerpt shows no flag"
+    assert flags <= {option.flag for option in OPTIONS}
+    assert variables <= {option.env for option in OPTIONS}

@@ -21,7 +21,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import ServerState
 
 from app.serving.uvicorn_seam import UVICORN_CONTRACT
-from tests.serving.test_drain import Transport
+from tests.support.transports import RecordingTransport
 
 HEAD = b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n\r\n"
 
@@ -44,7 +44,7 @@ def _live_objects() -> dict[str, Any]:
         config.load()
         state = ServerState()
         protocol = HttpToolsProtocol(config=config, server_state=state, app_state={})
-        protocol.connection_made(Transport())  # type: ignore[arg-type]
+        protocol.connection_made(RecordingTransport())  # type: ignore[arg-type]
         protocol.data_received(HEAD + b"ok")
         await asyncio.sleep(0)
         found.update(
@@ -92,7 +92,7 @@ def test_a_cycle_that_may_not_keep_alive_says_connection_close() -> None:
 
         config = uvicorn.Config(app, lifespan="off", log_config=None, proxy_headers=False)
         config.load()
-        transport = Transport()
+        transport = RecordingTransport()
         protocol = HttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
         protocol.connection_made(transport)  # type: ignore[arg-type]
         protocol.data_received(HEAD)

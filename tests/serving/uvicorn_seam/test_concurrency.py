@@ -22,8 +22,7 @@ from app.serving.connections import (
     REASON_TOTAL,
     ConnectionTable,
 )
-from tests.serving import harness
-from tests.serving.test_drain import HEAD, Connection, Flag, run
+from tests.serving.uvicorn_seam.protocol import ARRIVAL_KEY, HEAD, Connection, Flag, admission, run
 
 # --- DecisionSlots -----------------------------------------------------------------------------
 
@@ -146,7 +145,7 @@ def test_when_every_other_connection_is_busy_the_newcomer_is_closed() -> None:
 
 def test_a_request_takes_a_slot_only_once_its_body_is_complete() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), harness.admission(slots=1))
+        conn = Connection(Flag(), admission(slots=1))
         slots = conn.protocol.admission.slots
         conn.protocol.data_received(HEAD + b"{")
         await asyncio.sleep(0)
@@ -167,13 +166,13 @@ def test_a_request_takes_a_slot_only_once_its_body_is_complete() -> None:
 def test_at_capacity_the_overload_answer_replaces_the_application_and_probes_pass() -> None:
     async def scenario() -> None:
         rejected: list[None] = []
-        admission = harness.admission(slots=1, rejected=rejected)
-        first = Connection(Flag(), admission)
+        shared = admission(slots=1, rejected=rejected)
+        first = Connection(Flag(), shared)
         first.protocol.data_received(HEAD + b"{}")
         await asyncio.sleep(0)
         assert first.requests == 1
 
-        second = Connection(Flag(), admission)
+        second = Connection(Flag(), shared)
         second.protocol.data_received(HEAD + b"{}")
         for _ in range(5):
             await asyncio.sleep(0)
@@ -181,12 +180,12 @@ def test_at_capacity_the_overload_answer_replaces_the_application_and_probes_pas
         assert bytes(second.transport.written).startswith(b"HTTP/1.1 429")
         assert len(rejected) == 1
 
-        probe = Connection(Flag(), admission)
+        probe = Connection(Flag(), shared)
         probe.protocol.data_received(b"GET /readyz HTTP/1.1\r\nhost: webhook\r\n\r\n")
         assert (await probe.answered()).startswith(b"http/1.1 200")
 
         assert (await first.answered()).startswith(b"http/1.1 200")
-        assert admission.slots.in_flight == 0
+        assert shared.slots.in_flight == 0
         for conn in (first, second, probe):
             conn.close()
 
@@ -195,24 +194,24 @@ def test_at_capacity_the_overload_answer_replaces_the_application_and_probes_pas
 
 def test_a_lost_connection_gives_its_slot_and_its_budget_back() -> None:
     async def scenario() -> None:
-        admission = harness.admission()
-        decided, arriving = Connection(Flag(), admission), Connection(Flag(), admission)
+        shared = admission()
+        decided, arriving = Connection(Flag(), shared), Connection(Flag(), shared)
         decided.protocol.data_received(HEAD + b"{}")
         arriving.protocol.data_received(HEAD + b"{")
         await asyncio.sleep(0)
-        assert (admission.slots.in_flight, admission.bodies.total) == (1, 1)
-        assert len(admission.connections) == 2
+        assert (shared.slots.in_flight, shared.bodies.total) == (1, 1)
+        assert len(shared.connections) == 2
         decided.close()
         arriving.close()
-        assert (admission.slots.in_flight, admission.bodies.total) == (0, 0)
-        assert len(admission.connections) == 0
+        assert (shared.slots.in_flight, shared.bodies.total) == (0, 0)
+        assert len(shared.connections) == 0
 
     run(scenario())
 
 
 def test_a_body_declared_over_the_limit_starts_the_application_at_once() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), harness.admission(), max_body_bytes=1000)
+        conn = Connection(Flag(), admission(), max_body_bytes=1000)
         conn.protocol.data_received(
             b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 5000\r\n\r\n{"
         )
@@ -226,7 +225,7 @@ def test_a_body_declared_over_the_limit_starts_the_application_at_once() -> None
 
 def test_expect_100_continue_is_answered_while_the_body_is_awaited() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), harness.admission())
+        conn = Connection(Flag(), admission())
         conn.protocol.data_received(
             b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n"
             b"expect: 100-continue\r\n\r\n"
@@ -242,11 +241,11 @@ def test_expect_100_continue_is_answered_while_the_body_is_awaited() -> None:
 
 def test_the_arrival_time_is_in_the_scope() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), harness.admission())
+        conn = Connection(Flag(), admission())
         before = asyncio.get_running_loop().time()
         conn.protocol.data_received(HEAD + b"{}")
         await asyncio.sleep(0)
-        assert conn.scopes[0][harness.ARRIVAL_KEY] >= before
+        assert conn.scopes[0][ARRIVAL_KEY] >= before
         await conn.answered()
         conn.close()
 
