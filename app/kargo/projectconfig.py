@@ -18,11 +18,13 @@ in the size of the object: it runs on every admission request.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from app.k8s.field import (
     ErrorList,
+    FieldError,
     FieldPath,
     duplicate,
     forbidden,
@@ -88,13 +90,18 @@ _WINDOWS: Final = _SPEC.child("promotionWindows")
 
 
 def validate_project_config(
-    obj: object, *, operation: Operation, schema: AutoRollbackSchema
+    obj: object,
+    *,
+    operation: Operation,
+    schema: AutoRollbackSchema,
+    observer: Callable[[FieldError], None] | None = None,
 ) -> ProjectConfigVerdict:
     """Validate a decoded ProjectConfig; `schema` restricts the accepted autoRollback shape.
 
     The name rule applies on CREATE only, as in Kargo: an existing object keeps its name.
+    `observer` sees every error, past the verdict's limit too (see `ErrorList`).
     """
-    errors = ErrorList()
+    errors = ErrorList(observer=observer)
     warnings = WarningList()
     if not isinstance(obj, dict):
         errors.append(type_invalid(FieldPath(), obj, "object"))

@@ -104,6 +104,24 @@ class Case:
     reason: str = ""
 
 
+def selector_requirement(operator: str, values: list[str] | None) -> dict[str, Any]:
+    requirement: dict[str, Any] = {"key": "tier", "operator": operator}
+    if values is not None:
+        requirement["values"] = values
+    return project_config([{"stageSelector": {"matchExpressions": [requirement]}}])
+
+
+def set_operator(operator: str) -> Edit:
+    def edit(obj: dict[str, Any]) -> None:
+        selector = obj["spec"]["promotionPolicies"][0]["stageSelector"]
+        selector["matchExpressions"][0]["operator"] = operator
+
+    return edit
+
+
+EXPR0 = f"{P0}.stageSelector.matchExpressions[0]"
+SELECTOR_IN = selector_requirement("In", None)
+SELECTOR_EXISTS = selector_requirement("Exists", ["a"])
 BAD = bad_label_config()
 BAD_DELETING = edited(BAD, deleting)
 WINDOWED = with_project_selector()
@@ -133,10 +151,46 @@ CASES = [
         Case(
             edited(BAD_DELETING, remove_finalizer, set_label_value("back end")),
             BAD_DELETING,
-            unenforced=[LABELS0],
-            reason="being-deleted",
+            allowed=False,
+            denied_fields=[LABELS0],
         ),
-        id="an object being deleted is never denied over its spec",
+        id="deletion is no exemption: a new bad value in an object being deleted is denied",
+    ),
+    pytest.param(
+        Case(
+            edited(BAD, deleting, set_label_value("back end")),
+            BAD,
+            allowed=False,
+            denied_fields=[LABELS0],
+        ),
+        id="a deletionTimestamp only in the new object counts for nothing",
+    ),
+    pytest.param(
+        Case(
+            edited(SELECTOR_IN, set_operator("NotIn")),
+            SELECTOR_IN,
+            allowed=False,
+            denied_fields=[f"{EXPR0}.values"],
+        ),
+        id="operator In to NotIn with values still missing: the same error, enforced",
+    ),
+    pytest.param(
+        Case(
+            edited(SELECTOR_EXISTS, set_operator("DoesNotExist")),
+            SELECTOR_EXISTS,
+            allowed=False,
+            denied_fields=[f"{EXPR0}.values"],
+        ),
+        id="operator Exists to DoesNotExist with values still there: enforced",
+    ),
+    pytest.param(
+        Case(
+            edited(SELECTOR_IN, add_label),
+            SELECTOR_IN,
+            unenforced=[f"{EXPR0}.values"],
+            reason="existing-errors",
+        ),
+        id="a missing values with the requirement unchanged: kept",
     ),
     pytest.param(
         Case(edited(BAD, set_label_value("back end")), BAD, allowed=False, denied_fields=[LABELS0]),
@@ -293,3 +347,38 @@ def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, An
     assert decision.reason == "existing-errors"
     expected = [clip_warning(f"unchanged, not enforced: {e}") for e in split.kept]
     assert [w for w in answer["warnings"] if "not enforced" in w] == expected
+
+
+def many_bad(count: int) -> dict[str, Any]:
+    """An object stored with `count` errors, more than an answer's 100 causes."""
+    return project_config(
+        [{"stageSelector": {"matchLabels": {"t": f"bad {i}"}}} for i in range(count)]
+    )
+
+
+def test_fixing_one_of_more_than_a_hundred_old_errors_passes() -> None:
+    old = many_bad(150)
+    new = edited(old, lambda o: o["spec"]["promotionPolicies"][120].update(stage="fixed"))
+    new["spec"]["promotionPolicies"][120].pop("stageSelector")
+    decision, answer = decide(Case(new, old))
+    assert answer["allowed"] is True, answer.get("status")
+    assert decision.reason == "existing-errors"
+    assert answer["auditAnnotations"][AUDIT_KEY].startswith("149 errors unchanged, not enforced")
+
+
+def test_appending_a_valid_policy_to_more_than_a_hundred_old_errors_passes() -> None:
+    old = many_bad(150)
+    decision, answer = decide(Case(edited(old, append_policy({"stage": "prod"})), old))
+    assert answer["allowed"] is True, answer.get("status")
+    assert decision.reason == "existing-errors"
+
+
+def test_a_new_error_past_the_hundredth_is_denied_alone() -> None:
+    """The new error is found though the verdict kept only the first hundred errors."""
+    old = many_bad(150)
+    new = edited(old, append_policy({"stageSelector": {"matchLabels": {"t": "new bad"}}}))
+    _decision, answer = decide(Case(new, old))
+    assert answer["allowed"] is False
+    causes = answer["status"]["details"]["causes"]
+    assert [c["field"] for c in causes] == ["spec.promotionPolicies[150].stageSelector.matchLabels"]
+    assert "new bad" in causes[0]["message"]
