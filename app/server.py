@@ -23,7 +23,7 @@ from typing import Final
 import uvicorn
 
 from app.admission import review
-from app.admission.http import ARRIVAL_KEY
+from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability, configure_logging
@@ -46,12 +46,13 @@ def build_server(settings: Settings) -> GracefulServer:
     health = Health(checks=[certificate.expiry_problem])
     app = create_app(settings, observability=observability, health=health)
     evicted = observability.connections_closed
+    table = ConnectionTable(
+        max_total=settings.max_connections,
+        max_per_client=settings.max_connections_per_client,
+        on_evict=lambda reason: evicted.labels(reason).inc(),
+    )
     admission = Admission(
-        connections=ConnectionTable(
-            max_total=settings.max_connections,
-            max_per_client=settings.max_connections_per_client,
-            on_evict=lambda reason: evicted.labels(reason).inc(),
-        ),
+        connections=table,
         bodies=BodyBudget(
             limit=settings.max_body_bytes_in_flight,
             on_evict=lambda reason: evicted.labels(reason).inc(),
@@ -60,9 +61,11 @@ def build_server(settings: Settings) -> GracefulServer:
             limit=settings.max_concurrency,
             byte_limit=settings.max_decision_bytes,
             on_reject=observability.overload.inc,
+            clients=table.clients,
         ),
         overloaded=app.overloaded,
         arrival_key=ARRIVAL_KEY,
+        keep_key=KEEP_SLOT_KEY,
     )
 
     context = certificate.reloader.context
@@ -71,6 +74,7 @@ def build_server(settings: Settings) -> GracefulServer:
         body_timeout=settings.body_timeout,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
+        write_timeout=settings.write_timeout,
     )
     config = uvicorn.Config(
         app,

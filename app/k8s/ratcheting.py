@@ -41,6 +41,7 @@ from typing import Final, final
 
 import orjson
 
+from app.k8s.cooperative import pause
 from app.k8s.field import MAX_REPORTED_ERRORS, ErrorList, ErrorType, FieldError, Segment
 
 
@@ -80,6 +81,7 @@ class OldErrors:
 
     def add(self, error: FieldError) -> None:
         """An `ErrorList` observer: remembers every error, past any limit."""
+        pause()
         self.digests.add(_digest(error))
 
     def had(self, error: FieldError) -> bool:
@@ -110,6 +112,7 @@ class Ratchet:
         self.kept = ErrorList(limit)
 
     def sort(self, error: FieldError) -> None:
+        pause()
         if self._old.digests and self._old.had(error) and self._unchanged(compared_at(error)):
             self.kept.append(error)
         else:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from app.k8s.cooperative import pause
 from app.k8s.field import (
     ErrorList,
     FieldError,
@@ -164,6 +165,7 @@ def _validate_policies(
     # as soon as it is reached, so errors come out in policy order in a single pass.
     first_index: dict[str, int] = {}
     for i, policy in enumerate(policies):
+        pause()
         path = _POLICIES.index(i)
         if not isinstance(policy, dict):
             errors.append(type_invalid(path, policy, "object"))
@@ -293,6 +295,7 @@ def _warn_about_selector(
 def _validate_window_selectors(windows: list[object], errors: ErrorList) -> None:
     """A promotion window's selectors are ours; the rest of the window passes through."""
     for i, window in enumerate(windows):
+        pause()
         path = _WINDOWS.index(i)
         if not isinstance(window, dict):
             errors.append(type_invalid(path, window, "object"))

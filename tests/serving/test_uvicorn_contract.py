@@ -52,6 +52,7 @@ def _live_objects() -> dict[str, Any]:
             RequestResponseCycle=protocol.cycle,
             Server=uvicorn.Server(config),
             ServerState=state,
+            FlowControl=protocol.flow,
         )
         release.set()
         await asyncio.sleep(0)
