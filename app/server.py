@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import resource
 from collections.abc import Callable
 from typing import Final
 
@@ -27,6 +28,7 @@ from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability, configure_logging
+from app.serving import descriptors
 from app.serving.body_budget import BodyBudget
 from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import DecisionSlots
@@ -136,8 +138,23 @@ def runs_compiled() -> bool:
     return (review.__file__ or "").endswith(".so")
 
 
+def check_descriptors(settings: Settings) -> None:
+    """Raise the descriptor limit to its hard limit; `ConfigError` when the connections do not
+    fit in it (`app.serving.descriptors`)."""
+    soft, hard = descriptors.raise_soft_limit()
+    needed = descriptors.needed(settings.max_connections)
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        raise ConfigError(
+            "max-connections",
+            f"{settings.max_connections} connections need {needed} file descriptors with "
+            f"{descriptors.MARGIN} for the rest, but the process may open {soft} "
+            f"(RLIMIT_NOFILE, hard limit {hard}); lower the setting or raise the nofile limit",
+        )
+
+
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT and a graceful stop; a second signal exits at once."""
+    check_descriptors(settings)
     server = build_server(settings)
     if not runs_compiled():
         # pip shows a build's warning only with -v: say it where an operator looks.
