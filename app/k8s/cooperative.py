@@ -1,13 +1,13 @@
 """Pauses in long validations, so that the event loop gets the GIL while a worker decides.
 
 A review over 64 KiB is decoded and decided in a worker thread, so that the event loop goes on
-answering the API server's other calls meanwhile. But CPython hands the GIL to a waiting thread
-only from its interpreter loop, every 5 ms; the decision runs compiled (mypyc), never passes
-through that loop, and so kept the GIL for its whole length: hundreds of milliseconds during
-which the event loop could not take a single step, and a small review waited for every
-decision an attacker queued. `pause()` is called once per item of the loops that grow with the
-object (policies, windows, labels, errors); every `PAUSE_EVERY` calls it lets the GIL go
-(`time.sleep(0)`), so the loop waits at most a few hundred microseconds of validation.
+answering the API server's other calls meanwhile. But a thread that holds the GIL gives it up
+only when the interpreter asks it to, after its switch interval (5 ms) and at the next point
+compiled code lets it; the event loop takes dozens of short turns to answer one review, and
+waited that long for each of them while an attacker kept the worker busy. `pause()` is called
+once per item of the loops that grow with the object (policies, windows, labels, errors);
+every `PAUSE_EVERY` calls it lets the GIL go (`time.sleep(0)`), so the loop waits about a
+millisecond for a turn instead of six (tests/k8s/test_cooperative.py).
 Measured: see README, "Slow, flooding and idle clients".
 """
 
