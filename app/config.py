@@ -212,6 +212,9 @@ class Settings(BaseModel):
     body_timeout: Annotated[
         float, Opt("seconds a client has to send the body", _seconds(0.1, 300))
     ] = 10.0
+    handshake_timeout: Annotated[
+        float, Opt("seconds a client has to finish the TLS handshake", _seconds(0.1, 60))
+    ] = 5.0
     write_timeout: Annotated[
         float,
         Opt("seconds an answer may wait for a client that does not read it", _seconds(0.1, 300)),

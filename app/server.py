@@ -106,6 +106,7 @@ def build_server(settings: Settings) -> GracefulServer:
         shutdown_timeout=settings.shutdown_timeout,
         on_drain=_start_draining(health),
         background=[certificate.reloader.run],
+        handshake_timeout=settings.handshake_timeout,
     )
 
 
