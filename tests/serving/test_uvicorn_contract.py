@@ -53,6 +53,7 @@ def _live_objects() -> dict[str, Any]:
             Server=uvicorn.Server(config),
             ServerState=state,
             FlowControl=protocol.flow,
+            Config=config,
         )
         release.set()
         await asyncio.sleep(0)

@@ -49,6 +49,7 @@ UVICORN_CONTRACT: Final = (
     ("RequestResponseCycle", "more_body"),
     ("RequestResponseCycle", "waiting_for_100_continue"),
     ("RequestResponseCycle", "on_response"),
+    ("Config", "ssl"),
     ("Server", "handle_exit"),
     ("Server", "on_tick"),
     ("Server", "startup"),
