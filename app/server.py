@@ -64,6 +64,7 @@ def build_server(settings: Settings) -> GracefulServer:
             byte_limit=settings.max_decision_bytes,
             on_reject=observability.overload.inc,
             clients=table.clients,
+            min_byte_share=settings.max_body_bytes,
         ),
         overloaded=app.overloaded,
         arrival_key=ARRIVAL_KEY,

@@ -12,8 +12,10 @@ denies it with code 429 and asks the API server's client to retry, never a 5xx, 
 
 Fair shares: no client (remote address) holds more than its share of slots and of bytes while
 other clients are connected. A client's share is each limit divided by the number of clients
-with open connections; its first request is always admitted when the limits allow it, a further
-one only within its share. So a client that posts the largest reviews back to back gets one
+with open connections, and for bytes at least `min_byte_share` (the largest body accepted, so
+that the API server's largest review is not refused because a few small ones of its own are
+being decided); its first request is always admitted when the limits allow it, a further one
+only within its share. So a client that posts the largest reviews back to back gets one
 decided at a time, and the API server's calls, on connections of their own, find room: the
 bytes a flood could hold are at most its share, not the whole budget.
 
@@ -74,6 +76,7 @@ class DecisionSlots:
         "_held",
         "_in_flight",
         "_limit",
+        "_min_byte_share",
         "_on_reject",
     )
 
@@ -84,6 +87,7 @@ class DecisionSlots:
         byte_limit: int,
         on_reject: Callable[[], None],
         clients: Callable[[], int] = _one,
+        min_byte_share: int = 0,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
@@ -94,6 +98,9 @@ class DecisionSlots:
         self._on_reject = on_reject
         # How many clients have connections open (the connection table's count).
         self._clients = clients
+        # A client's share of bytes is never less: one review of the largest size beside a few
+        # small ones of the same client (the API server's) must not be refused for its size.
+        self._min_byte_share = min_byte_share
         # Only touched on the event loop: no lock needed.
         self._in_flight = 0
         self._bytes = 0
@@ -124,9 +131,8 @@ class DecisionSlots:
         held = self._held.get(client)
         if held is not None:
             clients = max(self._clients(), 1)
-            if (
-                held[0] + 1 > max(self._limit // clients, 1)
-                or held[1] + body_bytes > self._byte_limit // clients
+            if held[0] + 1 > max(self._limit // clients, 1) or held[1] + body_bytes > max(
+                self._byte_limit // clients, self._min_byte_share
             ):
                 self._on_reject()
                 return None

@@ -66,6 +66,17 @@ def test_a_client_holds_at_most_its_share_while_others_are_connected() -> None:
     assert slots.take(10, "attacker") is not None
 
 
+def test_a_clients_byte_share_is_at_least_the_largest_body() -> None:
+    """With ten clients connected a share is 10 bytes of 100; a client may still hold 60,
+    its largest review beside a small one."""
+    slots = DecisionSlots(
+        limit=100, byte_limit=100, on_reject=lambda: None, clients=lambda: 10, min_byte_share=60
+    )
+    assert slots.take(5, "api-server") is not None
+    assert slots.take(55, "api-server") is not None
+    assert slots.take(1, "api-server") is None  # 61: over the floor of its share
+
+
 def test_a_kept_slot_is_given_back_by_its_keeper_only() -> None:
     slots = DecisionSlots(limit=1, byte_limit=100, on_reject=lambda: None)
     slot = slots.take(50, "a")
