@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from app.admission import responses as rsp
 from app.admission.review import (
@@ -96,8 +96,9 @@ DEFAULT_OFFLOAD_BYTES: Final = 64 * 1024
 # The scope key under which the transport records when the request's headers were complete
 # (event-loop time); absent (in-process tests, other servers) the deadline counts from the call.
 ARRIVAL_KEY: Final = "kargo_rollback_webhook.arrived"
-# The scope key under which the transport puts the request's `Slot.keep`: called when a decision
-# outlives its answer (the worker cannot be stopped), so its bytes stay counted until it ends.
+# The scope key under which the transport puts the request's decision slot (`Slot`): its `keep()`
+# is called when a decision outlives its answer (the worker cannot be stopped), so its bytes stay
+# counted until the worker ends; what `keep()` returns gives the slot back.
 KEEP_SLOT_KEY: Final = "kargo_rollback_webhook.keep_slot"
 # What an overloaded server asks the API server's client to wait before retrying.
 OVERLOAD_RETRY_SECONDS: Final = 1
@@ -124,6 +125,10 @@ def answer_budget(timeout: float) -> float:
     """Seconds available to answer, leaving a margin before the API server's deadline."""
     margin = min(max(timeout * _MARGIN_FRACTION, _MARGIN_MIN), _MARGIN_MAX)
     return max(timeout - margin, 0.0)
+
+
+# The soonest a request's deadline can come after its headers: the floor's answer budget.
+_EARLIEST_DEADLINE: Final = answer_budget(MIN_TIMEOUT_SECONDS)
 
 
 class AdmissionEndpoint:
@@ -189,14 +194,35 @@ class AdmissionEndpoint:
                 # Decoded in the worker too: a large review is never decoded on the loop.
                 await self._decide_large(body, scope, send, started)
                 return
-            if asyncio.get_running_loop().time() >= self._deadline(scope):
+            arrived = scope.get(ARRIVAL_KEY)
+            if arrived is not None:
+                now = asyncio.get_running_loop().time()
                 # Under the same one deadline as the large ones: late already (a pipelined
-                # request, a body that took its time), it is refused rather than decided.
-                await self._send_late(send, scope, body)
+                # request, a body that took its time), it is refused rather than decided. No
+                # deadline comes sooner than `_EARLIEST_DEADLINE` after the headers, so the
+                # request path computes none before that.
+                if now - arrived >= _EARLIEST_DEADLINE and now >= self._deadline(scope):
+                    await self._send_late(send, scope, body)
+                    return
+            try:
+                request = decode_review(body)
+            except ReviewError as exc:
+                if exc.uid is None:
+                    await self._reject(send, 400, "bad-request", exc.message)
+                else:
+                    self.recorder.record_rejected(
+                        self.spec.name, "bad-request", exc.message, exc.uid
+                    )
+                    decision = rsp.errored("bad-request", st.bad_request(exc.message))
+                    await _send(send, 200, decision, exc.api_version, exc.uid)
                 return
-            outcome = self._decide_body(body)
-            self._record(outcome, started)
-            await _send_answer(send, outcome.http_status, outcome.answer)
+            decision = self.decide(request)
+            answer = rsp.encode_response(request.api_version, request.uid, decision)
+            self.recorder.record(self.spec.name, request, decision, time.perf_counter() - started)
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": _json_headers(answer)}
+            )
+            await send({"type": "http.response.body", "body": answer})
         except Exception:
             # A fault of the transport code itself (the policy's are caught in `decide`). Nothing
             # has been sent yet unless sending failed, in which case the connection is gone.
@@ -314,9 +340,9 @@ class AdmissionEndpoint:
                 await asyncio.wait([job])
         except TimeoutError:
             if job is not None and not job.done():
-                keep = scope.get(KEEP_SLOT_KEY)
-                if keep is not None:
-                    release = keep()
+                slot = scope.get(KEEP_SLOT_KEY)
+                if slot is not None:
+                    release = slot.keep()
                     job.add_done_callback(lambda _: release())
             await self._send_late(send, scope, body)
             return
@@ -449,9 +475,9 @@ class AdmissionEndpoint:
         await _send(send, http_status, rsp.errored(error, status), None, "")
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """A decided body: the answer to send, and what to record of it."""
+class _Outcome(NamedTuple):
+    """A decided body: the answer to send, and what to record of it (a named tuple: built in
+    one step, see `AdmissionRequest`)."""
 
     http_status: int
     answer: bytes

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,6 +18,7 @@ from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY, AdmissionEndpoint, We
 from app.admission.responses import allowed
 from app.admission.review import PEEK_BYTES, AdmissionRequest, GroupVersionKind, peek_uid
 from app.observability import Observability
+from app.serving.concurrency import DecisionSlots, Slot
 from tests.support.reviews import promotion, review
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +82,7 @@ async def _call(
     *,
     query: bytes = b"timeout=1s",
     arrived: float | None = None,
-    keep: Callable[[], Callable[[], None]] | None = None,
+    slot: Slot | None = None,
 ) -> tuple[int, dict[str, Any]]:
     scope: dict[str, Any] = {
         "type": "http",
@@ -93,8 +93,8 @@ async def _call(
     }
     if arrived is not None:
         scope[ARRIVAL_KEY] = arrived
-    if keep is not None:
-        scope[KEEP_SLOT_KEY] = keep
+    if slot is not None:
+        scope[KEEP_SLOT_KEY] = slot
     sent: list[Any] = []
 
     async def receive() -> dict[str, Any]:
@@ -138,30 +138,37 @@ async def test_an_abandoned_decision_keeps_its_slot_until_the_worker_lets_go() -
         return allowed("late")
 
     endpoint = _endpoint(slow, offload_bytes=0)
-    released: list[str] = []
-
-    def keep(name: str) -> Callable[[], Callable[[], None]]:
-        return lambda: lambda: released.append(name)
+    # The transport's own slots, as the protocol puts them into the scope (the connection's
+    # give-back after the answer is done by hand below, as `on_response_complete` does).
+    slots = DecisionSlots(limit=2, byte_limit=1 << 20, on_reject=lambda: None)
+    slot_a, slot_b = slots.take(10, "api-server"), slots.take(10, "api-server")
+    assert slot_a is not None
+    assert slot_b is not None
 
     try:
         started = time.monotonic()
         first, second = await asyncio.gather(
-            _call(endpoint, orjson.dumps(review(promotion({}), uid="a")), keep=keep("a")),
-            _call(endpoint, orjson.dumps(review(promotion({}), uid="b")), keep=keep("b")),
+            _call(endpoint, orjson.dumps(review(promotion({}), uid="a")), slot=slot_a),
+            _call(endpoint, orjson.dumps(review(promotion({}), uid="b")), slot=slot_b),
         )
         elapsed = time.monotonic() - started
         assert [first[1]["uid"], second[1]["uid"]] == ["a", "b"]
         assert first[1]["status"]["code"] == second[1]["status"]["code"] == 504
         assert elapsed < 1.0
         assert decided == ["a"]  # "b" never reached the worker
-        assert released == []  # "a" is still being decided: its slot is kept
+        for answered in (slot_a, slot_b):
+            if not answered.kept:
+                answered.give_back()  # the connection's give-back once the answer is written
+        assert slots.in_flight == 1  # "a" is still being decided: its slot is kept
+        assert slot_a.kept
+        assert not slot_b.kept
     finally:
         release.set()
     for _ in range(100):
-        if released:
+        if slots.in_flight == 0:
             break
         await asyncio.sleep(0.02)
-    assert released == ["a"]
+    assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
     # The worker is free again: the next review is decided.
     status, answer = await _call(
         endpoint, orjson.dumps(review(promotion({}), uid="c")), query=b"timeout=5s"

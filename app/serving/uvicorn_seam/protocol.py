@@ -106,7 +106,7 @@ class Admission:
     overloaded: Callable[..., Awaitable[None]]
     # The scope key that receives the loop time at which a request's headers were complete.
     arrival_key: str
-    # The scope key that receives the request's `Slot.keep`: the application keeps the slot
+    # The scope key that receives the request's `Slot`: the application keeps it (`Slot.keep`)
     # past its answer while a worker still holds the request.
     keep_key: str = "kargo_rollback_webhook.keep_slot"
 
@@ -372,7 +372,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             slot = self.admission.slots.take(len(cycle.body), self._client_key)
             if slot is not None:
                 self._slot = slot
-                cycle.scope[self.admission.keep_key] = slot.keep  # type: ignore[literal-required]
+                cycle.scope[self.admission.keep_key] = slot  # type: ignore[literal-required]
             else:
                 app = self.admission.overloaded
         super()._start_asgi_task(cycle, app)
