@@ -28,7 +28,7 @@ from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability, configure_logging
-from app.serving import descriptors
+from app.serving import descriptors, memory
 from app.serving.body_budget import BodyBudget
 from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import DecisionSlots
@@ -106,7 +106,7 @@ def build_server(settings: Settings) -> GracefulServer:
         drain_seconds=settings.drain_seconds,
         shutdown_timeout=settings.shutdown_timeout,
         on_drain=_start_draining(health),
-        background=[certificate.reloader.run],
+        background=[certificate.reloader.run, memory.trim_periodically],
         handshake_timeout=settings.handshake_timeout,
     )
 
