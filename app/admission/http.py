@@ -15,7 +15,11 @@ endpoint itself: a denial with code 429 that asks the client to retry, with the 
 
 A request has one deadline, the API server's `?timeout=` less a margin, counted from the moment
 its headers arrived (the transport puts that loop time into the scope under `ARRIVAL_KEY`): the
-time its body took to arrive is spent from the same budget as its decision.
+time its body took to arrive is spent from the same budget as its decision. `?timeout=` is
+clamped to the API server's own range, 1 to 30 s. A small review is decided on the loop (unless
+already late); a review over `offload_bytes` is decoded, decided and encoded in the endpoint's
+one worker thread, one at a time, and one abandoned at its deadline keeps its decision slot until
+the worker lets go of it (`KEEP_SLOT_KEY`).
 """
 
 from __future__ import annotations
@@ -393,9 +397,9 @@ class AdmissionEndpoint:
         return outcome
 
     def _decide_body(self, body: bytes) -> _Outcome:
-        """Decode, decide and encode: on the loop for a small body, in the worker for a large
-        one. Encoding belongs with the decision: the answer to a large review, encoded on the
-        loop, once held up every other request for up to a second."""
+        """Decode, decide and encode a large review (in the worker, see `_decide_offloaded`).
+        Encoding belongs with the decision: the answer to a large review, encoded on the loop,
+        once held up every other request for up to a second."""
         try:
             request = decode_review(body)
         except ReviewError as exc:
