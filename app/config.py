@@ -212,6 +212,13 @@ class Settings(BaseModel):
     body_timeout: Annotated[
         float, Opt("seconds a client has to send the body", _seconds(0.1, 300))
     ] = 10.0
+    handshake_timeout: Annotated[
+        float, Opt("seconds a client has to finish the TLS handshake", _seconds(0.1, 60))
+    ] = 5.0
+    write_timeout: Annotated[
+        float,
+        Opt("seconds an answer may wait for a client that does not read it", _seconds(0.1, 300)),
+    ] = 10.0
     max_header_bytes: Annotated[
         int, Opt("largest request head accepted", _int_range(1024, 1024 * 1024))
     ] = 64 * 1024

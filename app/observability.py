@@ -25,7 +25,7 @@ from prometheus_client.samples import Sample
 
 from app.admission.responses import Decision
 from app.admission.review import AdmissionRequest
-from app.serving import body_budget, connections
+from app.serving import body_budget, connections, write_stall
 
 # Finer than the API server's own webhook latency buckets (5 ms, 25 ms, 100 ms, ...) below 5 ms,
 # where a healthy webhook's answers fall, so a regression from 0.5 ms to 3 ms is visible.
@@ -55,6 +55,7 @@ CONNECTION_CLOSE_REASONS: Final = (
     connections.REASON_TOTAL,
     connections.REASON_PER_CLIENT,
     body_budget.REASON,
+    write_stall.REASON_WRITE_TIMEOUT,
 )
 
 

@@ -17,16 +17,18 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import resource
 from collections.abc import Callable
 from typing import Final
 
 import uvicorn
 
 from app.admission import review
-from app.admission.http import ARRIVAL_KEY
+from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability, configure_logging
+from app.serving import descriptors, memory
 from app.serving.body_budget import BodyBudget
 from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import DecisionSlots
@@ -46,12 +48,13 @@ def build_server(settings: Settings) -> GracefulServer:
     health = Health(checks=[certificate.expiry_problem])
     app = create_app(settings, observability=observability, health=health)
     evicted = observability.connections_closed
+    table = ConnectionTable(
+        max_total=settings.max_connections,
+        max_per_client=settings.max_connections_per_client,
+        on_evict=lambda reason: evicted.labels(reason).inc(),
+    )
     admission = Admission(
-        connections=ConnectionTable(
-            max_total=settings.max_connections,
-            max_per_client=settings.max_connections_per_client,
-            on_evict=lambda reason: evicted.labels(reason).inc(),
-        ),
+        connections=table,
         bodies=BodyBudget(
             limit=settings.max_body_bytes_in_flight,
             on_evict=lambda reason: evicted.labels(reason).inc(),
@@ -60,9 +63,12 @@ def build_server(settings: Settings) -> GracefulServer:
             limit=settings.max_concurrency,
             byte_limit=settings.max_decision_bytes,
             on_reject=observability.overload.inc,
+            clients=table.clients,
+            min_byte_share=settings.max_body_bytes,
         ),
         overloaded=app.overloaded,
         arrival_key=ARRIVAL_KEY,
+        keep_key=KEEP_SLOT_KEY,
     )
 
     context = certificate.reloader.context
@@ -71,6 +77,7 @@ def build_server(settings: Settings) -> GracefulServer:
         body_timeout=settings.body_timeout,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
+        write_timeout=settings.write_timeout,
     )
     config = uvicorn.Config(
         app,
@@ -99,7 +106,8 @@ def build_server(settings: Settings) -> GracefulServer:
         drain_seconds=settings.drain_seconds,
         shutdown_timeout=settings.shutdown_timeout,
         on_drain=_start_draining(health),
-        background=[certificate.reloader.run],
+        background=[certificate.reloader.run, memory.trim_periodically],
+        handshake_timeout=settings.handshake_timeout,
     )
 
 
@@ -132,8 +140,23 @@ def runs_compiled() -> bool:
     return (review.__file__ or "").endswith(".so")
 
 
+def check_descriptors(settings: Settings) -> None:
+    """Raise the descriptor limit to its hard limit; `ConfigError` when the connections do not
+    fit in it (`app.serving.descriptors`)."""
+    soft, hard = descriptors.raise_soft_limit()
+    needed = descriptors.needed(settings.max_connections)
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        raise ConfigError(
+            "max-connections",
+            f"{settings.max_connections} connections need {needed} file descriptors with "
+            f"{descriptors.MARGIN} for the rest, but the process may open {soft} "
+            f"(RLIMIT_NOFILE, hard limit {hard}); lower the setting or raise the nofile limit",
+        )
+
+
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT and a graceful stop; a second signal exits at once."""
+    check_descriptors(settings)
     server = build_server(settings)
     if not runs_compiled():
         # pip shows a build's warning only with -v: say it where an operator looks.

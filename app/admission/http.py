@@ -15,22 +15,33 @@ endpoint itself: a denial with code 429 that asks the client to retry, with the 
 
 A request has one deadline, the API server's `?timeout=` less a margin, counted from the moment
 its headers arrived (the transport puts that loop time into the scope under `ARRIVAL_KEY`): the
-time its body took to arrive is spent from the same budget as its decision.
+time its body took to arrive is spent from the same budget as its decision. `?timeout=` is
+clamped to the API server's own range, 1 to 30 s. A small review is decided on the loop (unless
+already late); a review over `offload_bytes` is decoded, decided and encoded in the endpoint's
+one worker thread, one at a time, and one abandoned at its deadline keeps its decision slot until
+the worker lets go of it (`KEEP_SLOT_KEY`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from app.admission import responses as rsp
-from app.admission.review import AdmissionRequest, GroupVersionKind, ReviewError, decode_review
+from app.admission.review import (
+    AdmissionRequest,
+    GroupVersionKind,
+    ReviewError,
+    decode_review,
+    peek_uid,
+)
 from app.k8s import status as st
 
 Scope = MutableMapping[str, Any]
@@ -71,7 +82,10 @@ class BodyTooLarge(Exception):
 
 # The API server's default webhook timeout, used when a request carries no `?timeout=`.
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
-# `timeoutSeconds` may be 1 to 30; a larger value in the query string is not from an API server.
+# `timeoutSeconds` may be 1 to 30 (admissionregistration validation); the query string's value is
+# clamped to that range: a client cannot ask for an answer at once (`?timeout=0s`, which once
+# left its review queued after the 504) nor hold a decision for longer.
+MIN_TIMEOUT_SECONDS: Final = 1.0
 MAX_TIMEOUT_SECONDS: Final = 30.0
 # Answer this much before the API server's deadline, so the denial arrives before it gives up
 # (network, TLS and the API server's own bookkeeping take the rest): 10% of the timeout, at
@@ -86,6 +100,10 @@ DEFAULT_OFFLOAD_BYTES: Final = 64 * 1024
 # The scope key under which the transport records when the request's headers were complete
 # (event-loop time); absent (in-process tests, other servers) the deadline counts from the call.
 ARRIVAL_KEY: Final = "kargo_rollback_webhook.arrived"
+# The scope key under which the transport puts the request's decision slot (`Slot`): its `keep()`
+# is called when a decision outlives its answer (the worker cannot be stopped), so its bytes stay
+# counted until the worker ends; what `keep()` returns gives the slot back.
+KEEP_SLOT_KEY: Final = "kargo_rollback_webhook.keep_slot"
 # What an overloaded server asks the API server's client to wait before retrying.
 OVERLOAD_RETRY_SECONDS: Final = 1
 
@@ -104,13 +122,17 @@ def request_timeout(query_string: bytes) -> float:
     if match is None:
         return DEFAULT_TIMEOUT_SECONDS
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return min(max(seconds, 0.0), MAX_TIMEOUT_SECONDS)
+    return min(max(seconds, MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
 
 
 def answer_budget(timeout: float) -> float:
     """Seconds available to answer, leaving a margin before the API server's deadline."""
     margin = min(max(timeout * _MARGIN_FRACTION, _MARGIN_MIN), _MARGIN_MAX)
     return max(timeout - margin, 0.0)
+
+
+# The soonest a request's deadline can come after its headers: the floor's answer budget.
+_EARLIEST_DEADLINE: Final = answer_budget(MIN_TIMEOUT_SECONDS)
 
 
 class AdmissionEndpoint:
@@ -132,6 +154,8 @@ class AdmissionEndpoint:
         # One worker: offloaded decisions are CPU-bound under the GIL, so more threads would
         # not decide faster; they exist so the event loop can answer at the deadline.
         self._executor = executor
+        # The job the worker runs, until it has let go of it (`_decide_large`).
+        self._running: asyncio.Future[_Outcome] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - routes only pass HTTP here
@@ -170,6 +194,20 @@ class AdmissionEndpoint:
                 return
 
             started = time.perf_counter()
+            if len(body) > self.offload_bytes:
+                # Decoded in the worker too: a large review is never decoded on the loop.
+                await self._decide_large(body, scope, send, started)
+                return
+            arrived = scope.get(ARRIVAL_KEY)
+            if arrived is not None:
+                now = asyncio.get_running_loop().time()
+                # Under the same one deadline as the large ones: late already (a pipelined
+                # request, a body that took its time), it is refused rather than decided. No
+                # deadline comes sooner than `_EARLIEST_DEADLINE` after the headers, so the
+                # request path computes none before that.
+                if now - arrived >= _EARLIEST_DEADLINE and now >= self._deadline(scope):
+                    await self._send_late(send, scope, body)
+                    return
             try:
                 request = decode_review(body)
             except ReviewError as exc:
@@ -182,12 +220,8 @@ class AdmissionEndpoint:
                     decision = rsp.errored("bad-request", st.bad_request(exc.message))
                     await _send(send, 200, decision, exc.api_version, exc.uid)
                 return
-
-            if len(body) <= self.offload_bytes:
-                decision = self.decide(request)
-                answer = rsp.encode_response(request.api_version, request.uid, decision)
-            else:
-                decision, answer = await self._decide_before(request, scope)
+            decision = self.decide(request)
+            answer = rsp.encode_response(request.api_version, request.uid, decision)
             self.recorder.record(self.spec.name, request, decision, time.perf_counter() - started)
             await send(
                 {"type": "http.response.start", "status": 200, "headers": _json_headers(answer)}
@@ -239,8 +273,8 @@ class AdmissionEndpoint:
         """When the answer is due (loop time): the API server's `?timeout=` less a margin,
         from the moment the headers arrived (module docstring).
 
-        Computed only for what can wait (a body in parts, an offloaded decision); an inline
-        decision of a body that came whole takes well under a millisecond.
+        Every decision runs under it: an inline one is refused when it is already late, a large
+        one in the worker is abandoned at it.
         """
         timeout = request_timeout(scope.get("query_string", b""))
         arrived = scope.get(ARRIVAL_KEY)
@@ -251,10 +285,12 @@ class AdmissionEndpoint:
     async def refuse_overloaded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Deny a request that found the server at capacity: 429 and a retry, with its uid.
 
-        The body is complete when this runs; it is decoded only for the uid and version, since
-        an answer without them is a failed call to the API server, which `failurePolicy:
-        Ignore` turns into an admission. Counted by the transport
-        (`krw_overload_rejections_total`), not logged one by one: an overload is a flood.
+        The body is complete when this runs; its uid and version are read from its start
+        (`peek_uid`), never by decoding it: an answer without them is a failed call to the API
+        server, which `failurePolicy: Ignore` turns into an admission. A body without a uid
+        there (not the API server's) is answered HTTP 429 with an empty uid. Counted by the
+        transport (`krw_overload_rejections_total`), not logged one by one: an overload is a
+        flood.
         """
         try:
             body = b""
@@ -265,12 +301,7 @@ class AdmissionEndpoint:
                 body += message.get("body", b"")
                 if not message.get("more_body", False):
                     break
-            try:
-                request = decode_review(body)
-            except ReviewError as exc:
-                uid, api_version = exc.uid, exc.api_version
-            else:
-                uid, api_version = request.uid, request.api_version
+            uid, api_version = peek_uid(body)
             decision = rsp.errored(
                 "overloaded",
                 st.too_many_requests(
@@ -289,42 +320,103 @@ class AdmissionEndpoint:
             # As in `__call__`: still an AdmissionReview, never uvicorn's plain 500.
             await self._answer_own_fault(send)
 
-    async def _decide_before(
-        self, request: AdmissionRequest, scope: Scope
-    ) -> tuple[rsp.Decision, bytes]:
-        """Decide and encode the answer in a worker thread; past the deadline, deny (fail
-        closed) and move on. The answer of a large review is encoded there too, off the loop.
+    async def _decide_large(self, body: bytes, scope: Scope, send: Send, started: float) -> None:
+        """Decode, decide and encode a large review in the worker, under the request's deadline;
+        past it, deny (fail closed) and move on.
 
-        Accepted: the worker finishes the abandoned decision in the background (a thread cannot
-        be stopped); its result is discarded. The single worker bounds that waste to one
-        decision at a time, and later offloaded requests queue behind it under their own
-        deadlines, so the answer is deterministic either way: decided in time, or denied.
+        One job at a time per endpoint: the others wait here, on the loop, holding nothing but
+        their counted body, and leave at their deadline without a trace. A job the deadline
+        abandons still runs (a thread cannot be stopped): the request's decision slot is kept
+        (`KEEP_SLOT_KEY`) until the worker has let go of it, and the next job starts only then.
+        So no decided-after-504 work piles up behind the answers.
         """
+        loop = asyncio.get_running_loop()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"decide-{self.spec.name}")
-        deadline = self._deadline(scope)
-        future = asyncio.get_running_loop().run_in_executor(
-            self._executor, self._decide_and_encode, request
-        )
+        job: asyncio.Future[_Outcome] | None = None
         try:
-            async with asyncio.timeout_at(deadline):
-                return await future
+            async with asyncio.timeout_at(self._deadline(scope)):
+                while self._running is not None:
+                    await asyncio.wait([self._running])
+                job = loop.run_in_executor(self._executor, self._decide_offloaded, body)
+                self._running = job
+                job.add_done_callback(self._job_done)
+                await asyncio.wait([job])
         except TimeoutError:
-            timeout = request_timeout(scope.get("query_string", b""))
-            decision = rsp.errored(
-                "deadline-exceeded",
-                st.timeout(
-                    f"no decision within the API server's timeout of {timeout:g}s; "
-                    "the request is refused rather than admitted unchecked"
-                ),
-            )
-            return decision, rsp.encode_response(request.api_version, request.uid, decision)
+            if job is not None and not job.done():
+                slot = scope.get(KEEP_SLOT_KEY)
+                if slot is not None:
+                    release = slot.keep()
+                    job.add_done_callback(lambda _: release())
+            await self._send_late(send, scope, body)
+            return
+        outcome = job.result()
+        self._record(outcome, started)
+        await _send_answer(send, outcome.http_status, outcome.answer)
 
-    def _decide_and_encode(self, request: AdmissionRequest) -> tuple[rsp.Decision, bytes]:
-        # Encoding belongs with the decision: the answer to a large review, encoded on the
-        # loop, once held up every other request for up to a second.
+    def _job_done(self, job: asyncio.Future[_Outcome]) -> None:
+        if self._running is job:
+            self._running = None
+
+    async def _send_late(self, send: Send, scope: Scope, body: bytes) -> None:
+        """The deadline passed: a 504 denial with the uid read from the body's start, or,
+        without one, HTTP 408 with an empty uid (never a 5xx: `failurePolicy` would apply)."""
+        timeout = request_timeout(scope.get("query_string", b""))
+        message = (
+            f"no decision within the API server's timeout of {timeout:g}s; "
+            "the request is refused rather than admitted unchecked"
+        )
+        uid, api_version = peek_uid(body)
+        self.recorder.record_rejected(self.spec.name, "deadline-exceeded", message, uid)
+        decision = rsp.errored("deadline-exceeded", st.timeout(message))
+        await _send(send, 200 if uid else 408, decision, api_version, uid)
+
+    def _decide_offloaded(self, body: bytes) -> _Outcome:
+        """`_decide_body` in the worker, for a large review, with two differences that keep the
+        event loop running meanwhile: the cyclic garbage collector is off (decoding a large
+        review allocates millions of containers, which set off full collections that hold the
+        GIL for a tenth of a second each; decoded JSON has no cycles, and reference counting
+        frees it), and the decoded objects are freed here, not on the loop: the outcome keeps
+        the request without them."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            outcome = self._decide_body(body)
+        finally:
+            if collecting:
+                gc.enable()
+        request = outcome.request
+        if request is not None:
+            outcome = _Outcome(
+                outcome.http_status,
+                outcome.answer,
+                request._replace(obj=None, old_obj=None),
+                outcome.decision,
+                None,
+            )
+        return outcome
+
+    def _decide_body(self, body: bytes) -> _Outcome:
+        """Decode, decide and encode a large review (in the worker, see `_decide_offloaded`).
+        Encoding belongs with the decision: the answer to a large review, encoded on the loop,
+        once held up every other request for up to a second."""
+        try:
+            request = decode_review(body)
+        except ReviewError as exc:
+            decision = rsp.errored("bad-request", st.bad_request(exc.message))
+            answer = rsp.encode_response(exc.api_version, exc.uid or "", decision)
+            return _Outcome(200 if exc.uid else 400, answer, None, decision, exc)
         decision = self.decide(request)
-        return decision, rsp.encode_response(request.api_version, request.uid, decision)
+        answer = rsp.encode_response(request.api_version, request.uid, decision)
+        return _Outcome(200, answer, request, decision, None)
+
+    def _record(self, outcome: _Outcome, started: float) -> None:
+        if outcome.request is not None:
+            elapsed = time.perf_counter() - started
+            self.recorder.record(self.spec.name, outcome.request, outcome.decision, elapsed)
+        elif outcome.error is not None:
+            error = outcome.error
+            self.recorder.record_rejected(self.spec.name, "bad-request", error.message, error.uid)
 
     def decide(self, request: AdmissionRequest) -> rsp.Decision:
         """Check the kind, then run the policy; an exception becomes a 500 denial, never a crash."""
@@ -385,6 +477,24 @@ class AdmissionEndpoint:
         else:
             status = st.bad_request(message)
         await _send(send, http_status, rsp.errored(error, status), None, "")
+
+
+class _Outcome(NamedTuple):
+    """A decided body: the answer to send, and what to record of it (a named tuple: built in
+    one step, see `AdmissionRequest`)."""
+
+    http_status: int
+    answer: bytes
+    request: AdmissionRequest | None
+    decision: rsp.Decision
+    error: ReviewError | None
+
+
+async def _send_answer(send: Send, http_status: int, answer: bytes) -> None:
+    await send(
+        {"type": "http.response.start", "status": http_status, "headers": _json_headers(answer)}
+    )
+    await send({"type": "http.response.body", "body": answer})
 
 
 async def _send(

@@ -7,6 +7,7 @@ copy. Unknown envelope fields are ignored, since the API server adds fields over
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal, NamedTuple, TypeAlias
 
 import orjson
@@ -149,6 +150,31 @@ def decode_review(body: bytes) -> AdmissionRequest:
         obj,
         old_obj,
         dry_run,
+    )
+
+
+# How far into a body `peek_uid` looks. The API server encodes the review with Go's
+# encoding/json, which writes struct fields in declaration order: `kind` and `apiVersion`
+# (metav1.TypeMeta), then `request`, whose first field is `uid` (k8s.io/api admission/v1
+# types.go, `AdmissionRequest.UID`). So the uid ends within a few hundred bytes of the start.
+PEEK_BYTES: Final = 4096
+_PEEK_UID: Final = re.compile(rb'"request"\s*:\s*\{\s*"uid"\s*:\s*"([^"\\]{1,256})"')
+_PEEK_VERSION: Final = re.compile(rb'"apiVersion"\s*:\s*"(admission\.k8s\.io/v1(?:beta1)?)"')
+
+
+def peek_uid(body: bytes) -> tuple[str | None, str | None]:
+    """(uid, apiVersion) read from the first `PEEK_BYTES` of a review, without decoding it.
+
+    For answers that refuse a request (429, 413, 408, 504): decoding a large review only to
+    echo its uid would cost what the refusal saves. Finds what the API server writes; a body
+    laid out otherwise gets (None, ...) and its refusal goes out without a uid.
+    """
+    head = body[:PEEK_BYTES]
+    uid = _PEEK_UID.search(head)
+    version = _PEEK_VERSION.search(head)
+    return (
+        uid.group(1).decode("utf-8", "replace") if uid is not None else None,
+        version.group(1).decode("ascii") if version is not None else None,
     )
 
 

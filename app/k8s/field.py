@@ -10,7 +10,7 @@ of YAML) walks the segments, and never parses `spec.x[0]` back out of a string.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, TypeAlias, final
 
@@ -264,16 +264,25 @@ class ErrorList:
     Validators append every error they find (collecting all before answering), but memory and
     the answer stay bounded by `limit` whatever the object holds; `omitted` says how many
     more there were, and the answer says so (`app.k8s.status`). Iterating yields the kept ones.
+    `observer`, when given, sees every error, kept or not: ratcheting compares an UPDATE's
+    errors in full (`app.k8s.ratcheting`) without keeping them all.
     """
 
-    __slots__ = ("items", "limit", "omitted")
+    __slots__ = ("items", "limit", "observer", "omitted")
 
-    def __init__(self, limit: int = MAX_REPORTED_ERRORS) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_REPORTED_ERRORS,
+        observer: Callable[[FieldError], None] | None = None,
+    ) -> None:
         self.items: list[FieldError] = []
         self.limit = limit
         self.omitted = 0
+        self.observer = observer
 
     def append(self, error: FieldError) -> None:
+        if self.observer is not None:
+            self.observer(error)
         if len(self.items) < self.limit:
             self.items.append(error)
         else:

@@ -14,6 +14,7 @@ JSON types are `TypeInvalid` at their own path instead of a decoding failure.
 
 from typing import Final
 
+from app.k8s.cooperative import pause
 from app.k8s.field import (
     FieldError,
     FieldPath,
@@ -48,6 +49,7 @@ def validate_label_selector(path: FieldPath, selector: dict[str, object]) -> lis
         expressions_path = path.child("matchExpressions")
         if isinstance(expressions, list):
             for i, requirement in enumerate(expressions):
+                pause()
                 requirement_path = expressions_path.index(i)
                 if isinstance(requirement, dict):
                     _validate_requirement(requirement_path, requirement, errs)
@@ -61,6 +63,7 @@ def validate_label_selector(path: FieldPath, selector: dict[str, object]) -> lis
 def _validate_labels(path: FieldPath, labels: dict[str, object], errs: list[FieldError]) -> None:
     # Kubernetes reports key and value problems at the map's own path, not at the entry.
     for key, value in labels.items():
+        pause()
         errs.extend(invalid(path, key, msg) for msg in is_qualified_name(key))
         if isinstance(value, str):
             errs.extend(invalid(path, value, msg) for msg in is_label_value(value))

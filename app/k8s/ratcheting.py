@@ -10,23 +10,39 @@ finishes terminating.
 An error of the new object is *kept* (not enforced) when both hold:
 
 - the old object had the same error: same type, same field path, same bad value, same detail;
-- the value at that field is unchanged between the old and the new object (type-strict: `1`,
-  `1.0` and `true` differ, as Go's decoded JSON does).
+- the field the error is about is unchanged between the old and the new object (type-strict:
+  `1`, `1.0` and `true` differ, as Go's decoded JSON does).
+
+The field an error is about is its own path, except for errors of presence (`Required`,
+`Forbidden`): whether a field must or must not be there is decided by the object holding it
+(a selector requirement's `values` by its `operator`), so that object is compared, as KEP-4008
+checks `required` at the parent's schema node. Changing `operator` from `In` to `NotIn` while
+`values` stays missing is then a change of the field that held the error, and enforced.
 
 The first condition keeps contextual errors new (a duplicate name created by renaming another
 entry is reported at the unchanged entry, with a detail naming the other); the second makes
 changing a bad value into another bad value an error again, even where the error quotes no value
-(`Required`, `Forbidden`) or only a placeholder. Fields are matched by path as KEP-4008 matches
-atomic lists: an entry moved to another index is a new value there.
+or only a placeholder. Fields are matched by path as KEP-4008 matches atomic lists: an entry
+moved to another index is a new value there.
+
+The old object's errors are compared in full, never cut at the answer's limit of causes: each
+is remembered as a 16-byte keyed digest of its identity (`OldErrors`), so an object with
+hundreds of thousands of errors costs a few megabytes, not its errors' objects. The key is
+drawn per process: no one can craft an error whose digest matches another's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, final
 
-from app.k8s.field import ErrorType, FieldError, Segment
+import orjson
+
+from app.k8s.cooperative import pause
+from app.k8s.field import MAX_REPORTED_ERRORS, ErrorList, ErrorType, FieldError, Segment
 
 
 class _Missing:
@@ -37,9 +53,13 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
-# (type, path, detail): the part of an error's identity that is hashable as it is. The path as
-# its segments, not as rendered: a map key holding "]" or "." could render like another path.
-_ErrorKey: TypeAlias = tuple[ErrorType, tuple[Segment, ...], str]
+_DIGEST_KEY: Final = os.urandom(16)
+# Errors of presence: the object holding the field decides them (see the module's docstring).
+_DECIDED_BY_PARENT: Final = frozenset({ErrorType.REQUIRED, ErrorType.FORBIDDEN})
+# Comparisons of one field's old and new value remembered at once. Errors come out in the
+# order of the walk, so those of one field (a map's entries are reported at the map) follow
+# each other, interleaved only with those of its few ancestors.
+_REMEMBERED_COMPARISONS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +70,64 @@ class Ratcheted:
     kept: list[FieldError]
 
 
+@final
+class OldErrors:
+    """Every error of the old object, each as a keyed digest of its identity."""
+
+    __slots__ = ("digests",)
+
+    def __init__(self) -> None:
+        self.digests: set[bytes] = set()
+
+    def add(self, error: FieldError) -> None:
+        """An `ErrorList` observer: remembers every error, past any limit."""
+        pause()
+        self.digests.add(_digest(error))
+
+    def had(self, error: FieldError) -> bool:
+        return _digest(error) in self.digests
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+
+@final
+class Ratchet:
+    """Sorts a new object's errors, one at a time, into `enforced` and `kept`.
+
+    `sort` is an `ErrorList` observer, so every error of the new object is sorted, not only
+    those within the answer's limit; each side keeps its first `limit` and counts the rest.
+    """
+
+    __slots__ = ("_comparisons", "_obj", "_old", "_old_obj", "enforced", "kept")
+
+    def __init__(
+        self, old: OldErrors, *, obj: object, old_obj: object, limit: int = MAX_REPORTED_ERRORS
+    ) -> None:
+        self._old = old
+        self._obj = obj
+        self._old_obj = old_obj
+        self._comparisons: dict[tuple[Segment, ...], bool] = {}
+        self.enforced = ErrorList(limit)
+        self.kept = ErrorList(limit)
+
+    def sort(self, error: FieldError) -> None:
+        pause()
+        if self._old.digests and self._old.had(error) and self._unchanged(compared_at(error)):
+            self.kept.append(error)
+        else:
+            self.enforced.append(error)
+
+    def _unchanged(self, segments: tuple[Segment, ...]) -> bool:
+        same = self._comparisons.get(segments)
+        if same is None:
+            if len(self._comparisons) >= _REMEMBERED_COMPARISONS:
+                self._comparisons.clear()
+            same = same_json(value_at(self._old_obj, segments), value_at(self._obj, segments))
+            self._comparisons[segments] = same
+        return same
+
+
 def ratchet(
     errors: Sequence[FieldError],
     old_errors: Sequence[FieldError],
@@ -58,67 +136,34 @@ def ratchet(
     old_obj: object,
 ) -> Ratcheted:
     """Split `errors` (of `obj`) into enforced and kept, against `old_errors` (of `old_obj`)."""
-    enforced: list[FieldError] = []
-    kept: list[FieldError] = []
-    if not old_errors:
-        enforced.extend(errors)
-        return Ratcheted(enforced, kept)
-
-    old_values: dict[_ErrorKey, _BadValues] = {}
-    for old in old_errors:
-        key = _key(old)
-        values = old_values.get(key)
-        if values is None:
-            values = old_values[key] = _BadValues()
-        values.add(old.bad_value)
-    # Whether the value at a path is unchanged, per path: many errors share one path (a map's
-    # entries are reported at the map), and comparing a large map once per entry is quadratic.
-    unchanged: dict[tuple[Segment, ...], bool] = {}
-
+    old = OldErrors()
+    for error in old_errors:
+        old.add(error)
+    split = Ratchet(old, obj=obj, old_obj=old_obj, limit=len(errors))
     for error in errors:
-        key = _key(error)
-        values = old_values.get(key)
-        if values is not None and values.contains(error.bad_value):
-            segments = key[1]
-            same = unchanged.get(segments)
-            if same is None:
-                same = same_json(value_at(old_obj, segments), value_at(obj, segments))
-                unchanged[segments] = same
-            if same:
-                kept.append(error)
-                continue
-        enforced.append(error)
-    return Ratcheted(enforced, kept)
+        split.sort(error)
+    return Ratcheted(list(split.enforced), list(split.kept))
 
 
-def _key(error: FieldError) -> _ErrorKey:
-    return (error.type, error.path.segments, error.detail)
+def compared_at(error: FieldError) -> tuple[Segment, ...]:
+    """The path of the field whose value decides whether `error` is new: see the docstring."""
+    segments = error.path.segments
+    if error.type in _DECIDED_BY_PARENT and segments:
+        return segments[:-1]
+    return segments
 
 
-class _BadValues:
-    """The bad values the old object's errors of one key quoted, for type-strict lookups."""
-
-    __slots__ = ("others", "scalars")
-
-    def __init__(self) -> None:
-        # Scalars tagged with their type: `True`, `1` and `1.0` are equal in Python, not in JSON.
-        self.scalars: set[tuple[str, object]] = set()
-        self.others: list[object] = []
-
-    def add(self, value: object) -> None:
-        if _is_scalar(value):
-            self.scalars.add((type(value).__name__, value))
-        else:
-            self.others.append(value)
-
-    def contains(self, value: object) -> bool:
-        if _is_scalar(value):
-            return (type(value).__name__, value) in self.scalars
-        return any(same_json(other, value) for other in self.others)
-
-
-def _is_scalar(value: object) -> bool:
-    return value is None or isinstance(value, str | bool | int | float)
+def _digest(error: FieldError) -> bytes:
+    head = orjson.dumps(
+        [error.type.name, [[s.kind, s.name, s.position] for s in error.path.segments], error.detail]
+    )
+    try:
+        value = orjson.dumps(error.bad_value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        # Nested deeper than the encoder goes, or an integer wider than 64 bits: such values
+        # are told apart by the comparison of the unchanged field alone.
+        value = b"\x00unencodable"
+    return hashlib.blake2b(head + b"\x00" + value, digest_size=16, key=_DIGEST_KEY).digest()
 
 
 def value_at(obj: object, segments: Sequence[Segment]) -> object:

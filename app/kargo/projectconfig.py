@@ -18,11 +18,14 @@ in the size of the object: it runs on every admission request.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from app.k8s.cooperative import pause
 from app.k8s.field import (
     ErrorList,
+    FieldError,
     FieldPath,
     duplicate,
     forbidden,
@@ -88,13 +91,18 @@ _WINDOWS: Final = _SPEC.child("promotionWindows")
 
 
 def validate_project_config(
-    obj: object, *, operation: Operation, schema: AutoRollbackSchema
+    obj: object,
+    *,
+    operation: Operation,
+    schema: AutoRollbackSchema,
+    observer: Callable[[FieldError], None] | None = None,
 ) -> ProjectConfigVerdict:
     """Validate a decoded ProjectConfig; `schema` restricts the accepted autoRollback shape.
 
     The name rule applies on CREATE only, as in Kargo: an existing object keeps its name.
+    `observer` sees every error, past the verdict's limit too (see `ErrorList`).
     """
-    errors = ErrorList()
+    errors = ErrorList(observer=observer)
     warnings = WarningList()
     if not isinstance(obj, dict):
         errors.append(type_invalid(FieldPath(), obj, "object"))
@@ -157,6 +165,7 @@ def _validate_policies(
     # as soon as it is reached, so errors come out in policy order in a single pass.
     first_index: dict[str, int] = {}
     for i, policy in enumerate(policies):
+        pause()
         path = _POLICIES.index(i)
         if not isinstance(policy, dict):
             errors.append(type_invalid(path, policy, "object"))
@@ -286,6 +295,7 @@ def _warn_about_selector(
 def _validate_window_selectors(windows: list[object], errors: ErrorList) -> None:
     """A promotion window's selectors are ours; the rest of the window passes through."""
     for i, window in enumerate(windows):
+        pause()
         path = _WINDOWS.index(i)
         if not isinstance(window, dict):
             errors.append(type_invalid(path, window, "object"))

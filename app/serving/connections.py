@@ -9,6 +9,7 @@ older connection is closed instead, chosen so that the abuser pays:
 - past `max_connections` in all, one of the client that holds the most connections.
 
 Within the chosen client, by rank (`HeldConnection.eviction_rank`): first a connection whose
+answer cannot be written because its client does not read (`write_stall`), then one whose
 request head or body is still arriving (a slow client), then one that never carried a request,
 then one idle after an answer (the API server's parked keep-alive connections, which it may be
 about to reuse), oldest first within a rank. A connection whose request is being decided or
@@ -22,9 +23,10 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 # Ranks of `HeldConnection.eviction_rank`, lowest closed first.
-RANK_ARRIVING: Final = 0
-RANK_UNUSED: Final = 1
-RANK_IDLE: Final = 2
+RANK_STUCK: Final = 0
+RANK_ARRIVING: Final = 1
+RANK_UNUSED: Final = 2
+RANK_IDLE: Final = 3
 
 REASON_PER_CLIENT: Final = "max-connections-per-client"
 REASON_TOTAL: Final = "max-connections"
@@ -63,6 +65,7 @@ class ConnectionTable:
         return self._count
 
     def clients(self) -> int:
+        """How many clients (addresses) have connections open."""
         return len(self._clients)
 
     def add(self, connection: HeldConnection, client: str) -> None:
@@ -88,6 +91,12 @@ class ConnectionTable:
         if not held:
             del self._clients[client]
 
+    def close(self, connection: HeldConnection, client: str, reason: str) -> None:
+        """Close `connection` for a limit of its own (`reason`), counted as evictions are."""
+        self.discard(connection, client)
+        self._on_evict(reason)
+        connection.evict(reason)
+
     def _evict_one(
         self,
         client: str,
@@ -103,7 +112,7 @@ class ConnectionTable:
             rank = connection.eviction_rank()
             if rank is not None and (best is None or rank < best):
                 victim, best = connection, rank
-                if rank == RANK_ARRIVING:
+                if rank == RANK_STUCK:
                     break
         # Forgotten before it is closed: a TLS connection reports its loss only later, and the
         # next newcomer must not count it (nor pick it) again.

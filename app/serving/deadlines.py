@@ -28,6 +28,8 @@ class ConnectionLimits:
     # Bodies are buffered whole before the application sees them; one over this is handed to
     # the application at once, to be refused.
     max_body_bytes: int
+    # Seconds an answer may stay unwritten because its client does not read (`write_stall`).
+    write_timeout: float = 10.0
 
 
 class RequestClock:

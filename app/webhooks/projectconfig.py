@@ -9,9 +9,14 @@ On UPDATE the errors are ratcheted (`app.k8s.ratcheting`, as KEP-4008 does for c
 resources): an error the old object already had, at an unchanged field, does not deny; it is
 shown as a warning and recorded in an audit annotation. Such objects exist wherever this webhook
 was installed after Kargo, or was down under `failurePolicy: Ignore`, and without ratcheting no
-one could label them, refresh them or remove their finalizers. An object being deleted
-(`metadata.deletionTimestamp` set) is never denied over its spec: the only writes left to it are
-its finalizers' removal, which its deletion (and its namespace's) waits on.
+one could label them, refresh them or remove their finalizers. Deletion changes none of this: the
+API server takes spec updates of an object being deleted and Kargo keeps reading its spec, so a
+`deletionTimestamp` exempts nothing; the finalizer removal its deletion waits on leaves the
+spec unchanged, and an unchanged spec is admitted with its old errors.
+
+The old object's errors are all compared, whatever the answer's limit of causes: both objects
+are validated with an observer that sees every error (`ErrorList`), the old one's remembered as
+digests, the new one's sorted one by one (`Ratchet`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from app.admission import responses as rsp
 from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.k8s import status as st
 from app.k8s.field import ErrorList, FieldError
-from app.k8s.ratcheting import ratchet, same_json
+from app.k8s.ratcheting import OldErrors, Ratchet, same_json
 from app.kargo.constants import GROUP, PROJECT_CONFIG_KIND, VERSION
 from app.kargo.projectconfig import AutoRollbackSchema, validate_project_config
 
@@ -32,7 +37,6 @@ PROJECT_CONFIG_GVK: Final = GroupVersionKind(GROUP, VERSION, PROJECT_CONFIG_KIND
 # whose errors an UPDATE was let through with.
 AUDIT_KEY: Final = "unenforced-errors"
 _UNCHANGED: Final = "unchanged, not enforced"
-_DELETING: Final = "being deleted, not enforced"
 # Errors not enforced are each a warning up to this many, then one warning counts the rest; the
 # audit annotation names as many fields. An object with a thousand old errors must not turn
 # every later UPDATE into a thousand warnings.
@@ -50,22 +54,24 @@ def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) 
         return rsp.allowed("valid", warnings=verdict.warnings.render())
     errors: ErrorList | list[FieldError] = verdict.errors
     warnings = verdict.warnings.render()
-    if req.operation == "UPDATE":
-        if _being_deleted(req.obj) or _being_deleted(req.old_obj):
-            # The API server keeps deletionTimestamp once set; either object shows it.
-            return _allowed_unenforced("being-deleted", verdict.errors, _DELETING, warnings)
-        if req.old_obj is not None and same_json(req.obj.get("spec"), req.old_obj.get("spec")):
+    if req.operation == "UPDATE" and req.old_obj is not None:
+        if same_json(req.obj.get("spec"), req.old_obj.get("spec")):
             # On UPDATE the rules read nothing but the spec: an unchanged spec had exactly these
             # errors, at these unchanged values. Labels, annotations and finalizers change here
             # without validating the old object a second time.
             return _allowed_unenforced("existing-errors", verdict.errors, _UNCHANGED, warnings)
-        if not verdict.errors.omitted:
-            # Past the error limit the errors left out cannot be compared with the old object's:
-            # then every error is enforced.
-            old_verdict = validate_project_config(req.old_obj, operation="UPDATE", schema=schema)
-            split = ratchet(
-                list(verdict.errors), list(old_verdict.errors), obj=req.obj, old_obj=req.old_obj
-            )
+        old = OldErrors()
+        validate_project_config(req.old_obj, operation="UPDATE", schema=schema, observer=old.add)
+        if len(old):
+            split = Ratchet(old, obj=req.obj, old_obj=req.old_obj)
+            if verdict.errors.omitted:
+                # Past the verdict's limit: validated again, every error sorted as it is found.
+                validate_project_config(
+                    req.obj, operation="UPDATE", schema=schema, observer=split.sort
+                )
+            else:
+                for error in verdict.errors:
+                    split.sort(error)
             if not split.enforced:
                 return _allowed_unenforced("existing-errors", split.kept, _UNCHANGED, warnings)
             if split.kept:
@@ -80,11 +86,6 @@ def decide_project_config(req: AdmissionRequest, *, schema: AutoRollbackSchema) 
         errors=errors,
     )
     return rsp.denied("invalid", status, warnings=warnings)
-
-
-def _being_deleted(obj: dict[str, object] | None) -> bool:
-    metadata = obj.get("metadata") if obj is not None else None
-    return isinstance(metadata, dict) and metadata.get("deletionTimestamp") is not None
 
 
 def _allowed_unenforced(

@@ -315,6 +315,8 @@ async def test_an_exception_is_answered_logged_and_counted(
         pytest.param(b"timeout=1s", 1.0, id="one second"),
         pytest.param(b"a=b&timeout=1500ms", 1.5, id="milliseconds after another parameter"),
         pytest.param(b"timeout=1m", 30.0, id="a minute is clamped to 30s"),
+        pytest.param(b"timeout=0s", 1.0, id="zero is raised to the API server's floor of 1s"),
+        pytest.param(b"timeout=10ms", 1.0, id="ten milliseconds are raised to 1s"),
         pytest.param(b"", DEFAULT_TIMEOUT_SECONDS, id="absent: the API server's default"),
         pytest.param(b"timeout=soon", DEFAULT_TIMEOUT_SECONDS, id="malformed: the default"),
         pytest.param(b"xtimeout=1s", DEFAULT_TIMEOUT_SECONDS, id="another parameter's suffix"),

@@ -3,7 +3,8 @@
 The objects here were stored before the webhook was installed (or while it was down under
 `failurePolicy: Ignore`): Kargo accepted them, and they break a rule only this webhook enforces,
 a label value with a space. Without ratcheting every later write to them is denied, including
-the finalizer removal that their deletion, and their namespace's, waits on.
+the finalizer removal that their deletion, and their namespace's, waits on. Deletion itself
+exempts nothing: the stand-in, as the API server, takes spec updates of an object being deleted.
 """
 
 from __future__ import annotations
@@ -135,8 +136,76 @@ def test_removing_the_finalizer_while_deleting_lets_the_object_go(
         assert result.calls == []
     else:
         assert result.calls == [Call(VALIDATE, 0, "allowed")]
-        assert result.audit[AUDIT] == f"1 error being deleted, not enforced: {LABELS}"
+        assert result.audit[AUDIT] == f"1 error unchanged, not enforced: {LABELS}"
     assert api.get("ProjectConfig", PROJECT, PROJECT) is None
+
+
+def test_deleting_is_no_bypass(cluster: Installation, existing: dict[str, Any]) -> None:
+    """A user's own finalizer keeps the object being deleted; its spec is still enforced."""
+    api = cluster.api
+    assert api.delete(existing, user=ALICE).code == 200
+    marked = api.get("ProjectConfig", PROJECT, PROJECT)
+    assert marked is not None
+    assert marked["metadata"]["deletionTimestamp"]
+    marked["spec"]["promotionPolicies"][0]["stageSelector"]["matchLabels"]["tier"] = "back end"
+    marked["spec"]["promotionPolicies"].append({"stageSelector": {"name": "regex:("}})
+    result = api.update(marked, user=ALICE)
+    assert result.code == 422, result.status
+    assert result.status is not None
+    assert [c["field"] for c in result.status["details"]["causes"]] == [
+        LABELS,
+        "spec.promotionPolicies[1].stageSelector.name",
+    ]
+    stored = api.get("ProjectConfig", PROJECT, PROJECT)
+    assert stored is not None
+    assert stored["spec"] == existing["spec"]
+
+
+def test_an_operator_changed_with_values_still_missing_is_denied(cluster: Installation) -> None:
+    requirement = {"key": "tier", "operator": "In"}
+    obj = project_config([{"stageSelector": {"matchExpressions": [requirement]}}])
+    stored = stored_before_the_webhook(cluster.api, obj)
+    try:
+        changed = copy.deepcopy(stored)
+        expressions = changed["spec"]["promotionPolicies"][0]["stageSelector"]["matchExpressions"]
+        expressions[0]["operator"] = "NotIn"
+        result = cluster.api.update(changed, user=ALICE)
+        assert result.code == 422, result.status
+        assert result.status is not None
+        assert [c["field"] for c in result.status["details"]["causes"]] == [
+            "spec.promotionPolicies[0].stageSelector.matchExpressions[0].values"
+        ]
+    finally:
+        cluster.api.store.pop(("projectconfigs", "kargo.akuity.io", PROJECT, PROJECT), None)
+
+
+@pytest.fixture
+def many_errors(cluster: Installation) -> Iterator[dict[str, Any]]:
+    """A stored ProjectConfig with 150 errors: more than an answer's 100 causes."""
+    policies = [{"stageSelector": {"matchLabels": {"t": f"bad {i}"}}} for i in range(150)]
+    stored = stored_before_the_webhook(cluster.api, project_config(policies))
+    yield stored
+    cluster.api.store.pop(("projectconfigs", "kargo.akuity.io", PROJECT, PROJECT), None)
+
+
+def test_fixing_one_of_more_than_a_hundred_errors_passes(
+    cluster: Installation, many_errors: dict[str, Any]
+) -> None:
+    obj = copy.deepcopy(many_errors)
+    obj["spec"]["promotionPolicies"][130] = {"stage": "fixed"}
+    result = cluster.api.update(obj, user=ALICE)
+    assert result.code == 200, result.status
+    assert result.audit[AUDIT].startswith("149 errors unchanged, not enforced: ")
+
+
+def test_appending_a_valid_policy_to_more_than_a_hundred_errors_passes(
+    cluster: Installation, many_errors: dict[str, Any]
+) -> None:
+    obj = copy.deepcopy(many_errors)
+    obj["spec"]["promotionPolicies"].append({"stage": "prod"})
+    result = cluster.api.update(obj, user=ALICE)
+    assert result.code == 200, result.status
+    assert result.audit[AUDIT].startswith("150 errors unchanged, not enforced: ")
 
 
 def test_a_bad_value_changed_into_another_is_denied(

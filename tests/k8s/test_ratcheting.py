@@ -7,12 +7,22 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.k8s.field import FieldError, FieldPath, forbidden, invalid, required, type_invalid
-from app.k8s.ratcheting import MISSING, ratchet, same_json, value_at
+from app.k8s.field import (
+    ErrorList,
+    FieldError,
+    FieldPath,
+    forbidden,
+    invalid,
+    required,
+    type_invalid,
+)
+from app.k8s.ratcheting import MISSING, OldErrors, Ratchet, ratchet, same_json, value_at
 
 SEL = FieldPath.root("spec").child("promotionPolicies").index(0).child("stageSelector")
 LABELS = SEL.child("matchLabels")
 NAME = SEL.child("name")
+EXPR = SEL.child("matchExpressions").index(0)
+VALUES_DETAIL = "must be specified when `operator` is 'In' or 'NotIn'"
 
 
 def spec(selector: object) -> dict[str, object]:
@@ -165,6 +175,36 @@ CASES = [
         ),
         id="a bad entry moved to another index: a new error there",
     ),
+    pytest.param(
+        Case(
+            spec({"matchExpressions": [{"key": "t", "operator": "In"}]}),
+            spec({"matchExpressions": [{"key": "t", "operator": "NotIn"}]}),
+            [required(EXPR.child("values"), VALUES_DETAIL)],
+            [required(EXPR.child("values"), VALUES_DETAIL)],
+            [],
+        ),
+        id="Required: the object holding the field changed (operator In to NotIn): enforced",
+    ),
+    pytest.param(
+        Case(
+            spec({"matchExpressions": [{"key": "t", "operator": "In"}], "name": "a"}),
+            spec({"matchExpressions": [{"key": "t", "operator": "In"}], "name": "b"}),
+            [required(EXPR.child("values"), VALUES_DETAIL)],
+            [required(EXPR.child("values"), VALUES_DETAIL)],
+            [0],
+        ),
+        id="Required: the object holding the field unchanged, a sibling of it changed: kept",
+    ),
+    pytest.param(
+        Case(
+            spec({"matchExpressions": [{"key": "t", "operator": "Exists", "values": ["a"]}]}),
+            spec({"matchExpressions": [{"key": "t", "operator": "DoesNotExist", "values": ["a"]}]}),
+            [forbidden(EXPR.child("values"), "may not be specified")],
+            [forbidden(EXPR.child("values"), "may not be specified")],
+            [],
+        ),
+        id="Forbidden: values unchanged, operator changed: enforced",
+    ),
 ]
 
 
@@ -224,3 +264,41 @@ def test_many_errors_at_one_path_are_ratcheted_in_linear_time() -> None:
     assert not result.enforced
     # Quadratic would be 4e8 comparisons (minutes); linear is milliseconds.
     assert elapsed < 2.0, elapsed
+
+
+def test_old_errors_are_compared_in_full_past_any_limit() -> None:
+    """Sorted through observers, 1,000 old errors all count though each list keeps ten."""
+    labels = {f"k{i}": f"bad value {i}" for i in range(1000)}
+    old_obj = spec({"matchLabels": labels})
+    new_obj = spec({"matchLabels": dict(labels)})
+    old = OldErrors()
+    old_list = ErrorList(limit=10, observer=old.add)
+    for v in labels.values():
+        old_list.append(invalid(LABELS, v, LABEL_DETAIL))
+    assert len(old) == 1000
+    assert old_list.omitted == 990
+    split = Ratchet(old, obj=new_obj, old_obj=old_obj, limit=10)
+    for v in reversed(list(labels.values())):
+        split.sort(invalid(LABELS, v, LABEL_DETAIL))
+    split.sort(invalid(LABELS, "never seen", LABEL_DETAIL))
+    assert split.kept.total == 1000
+    assert len(split.kept) == 10
+    assert [str(e) for e in split.enforced] == [str(invalid(LABELS, "never seen", LABEL_DETAIL))]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "kept"),
+    [
+        pytest.param({"b": 1, "a": [1.0]}, {"a": [1.0], "b": 1}, True, id="key order ignored"),
+        pytest.param({"a": [1.0]}, {"a": [1]}, False, id="1.0 is not 1 inside a value"),
+        pytest.param(2**70, 2**70, True, id="an integer too wide to encode: the field decides"),
+    ],
+)
+def test_bad_values_are_compared_type_strict(before: object, after: object, kept: bool) -> None:
+    path = FieldPath.root("spec").child("x")
+    old_error = type_invalid(path, before, "string")
+    new_error = type_invalid(path, after, "string")
+    obj = {"spec": {"x": after}}
+    old_obj = {"spec": {"x": before}}
+    result = ratchet([new_error], [old_error], obj=obj, old_obj=old_obj)
+    assert result.kept == ([new_error] if kept else [])

@@ -100,6 +100,24 @@ class Case:
     reason: str = ""
 
 
+def selector_requirement(operator: str, values: list[str] | None) -> dict[str, Any]:
+    requirement: dict[str, Any] = {"key": "tier", "operator": operator}
+    if values is not None:
+        requirement["values"] = values
+    return project_config([{"stageSelector": {"matchExpressions": [requirement]}}])
+
+
+def set_operator(operator: str) -> Edit:
+    def edit(obj: dict[str, Any]) -> None:
+        selector = obj["spec"]["promotionPolicies"][0]["stageSelector"]
+        selector["matchExpressions"][0]["operator"] = operator
+
+    return edit
+
+
+EXPR0 = f"{P0}.stageSelector.matchExpressions[0]"
+SELECTOR_IN = selector_requirement("In", None)
+SELECTOR_EXISTS = selector_requirement("Exists", ["a"])
 BAD = bad_label_config()
 BAD_DELETING = edited(BAD, deleting)
 WINDOWED = with_project_selector()
@@ -129,10 +147,46 @@ CASES = [
         Case(
             edited(BAD_DELETING, remove_finalizer, set_label_value("back end")),
             BAD_DELETING,
-            unenforced=[LABELS0],
-            reason="being-deleted",
+            allowed=False,
+            denied_fields=[LABELS0],
         ),
-        id="an object being deleted is never denied over its spec",
+        id="deletion is no exemption: a new bad value in an object being deleted is denied",
+    ),
+    pytest.param(
+        Case(
+            edited(BAD, deleting, set_label_value("back end")),
+            BAD,
+            allowed=False,
+            denied_fields=[LABELS0],
+        ),
+        id="a deletionTimestamp only in the new object counts for nothing",
+    ),
+    pytest.param(
+        Case(
+            edited(SELECTOR_IN, set_operator("NotIn")),
+            SELECTOR_IN,
+            allowed=False,
+            denied_fields=[f"{EXPR0}.values"],
+        ),
+        id="operator In to NotIn with values still missing: the same error, enforced",
+    ),
+    pytest.param(
+        Case(
+            edited(SELECTOR_EXISTS, set_operator("DoesNotExist")),
+            SELECTOR_EXISTS,
+            allowed=False,
+            denied_fields=[f"{EXPR0}.values"],
+        ),
+        id="operator Exists to DoesNotExist with values still there: enforced",
+    ),
+    pytest.param(
+        Case(
+            edited(SELECTOR_IN, add_label),
+            SELECTOR_IN,
+            unenforced=[f"{EXPR0}.values"],
+            reason="existing-errors",
+        ),
+        id="a missing values with the requirement unchanged: kept",
     ),
     pytest.param(
         Case(edited(BAD, set_label_value("back end")), BAD, allowed=False, denied_fields=[LABELS0]),

@@ -25,6 +25,7 @@ from tests.webhooks.projectconfig_cases import (
     WINDOWED,
     Case,
     add_label,
+    append_policy,
     edited,
     refresh,
 )
@@ -107,3 +108,38 @@ def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, An
     assert decision.reason == "existing-errors"
     expected = [clip_warning(f"unchanged, not enforced: {e}") for e in split.kept]
     assert [w for w in answer["warnings"] if "not enforced" in w] == expected
+
+
+def many_bad(count: int) -> dict[str, Any]:
+    """An object stored with `count` errors, more than an answer's 100 causes."""
+    return project_config(
+        [{"stageSelector": {"matchLabels": {"t": f"bad {i}"}}} for i in range(count)]
+    )
+
+
+def test_fixing_one_of_more_than_a_hundred_old_errors_passes() -> None:
+    old = many_bad(150)
+    new = edited(old, lambda o: o["spec"]["promotionPolicies"][120].update(stage="fixed"))
+    new["spec"]["promotionPolicies"][120].pop("stageSelector")
+    decision, answer = decide(Case(new, old))
+    assert answer["allowed"] is True, answer.get("status")
+    assert decision.reason == "existing-errors"
+    assert answer["auditAnnotations"][AUDIT_KEY].startswith("149 errors unchanged, not enforced")
+
+
+def test_appending_a_valid_policy_to_more_than_a_hundred_old_errors_passes() -> None:
+    old = many_bad(150)
+    decision, answer = decide(Case(edited(old, append_policy({"stage": "prod"})), old))
+    assert answer["allowed"] is True, answer.get("status")
+    assert decision.reason == "existing-errors"
+
+
+def test_a_new_error_past_the_hundredth_is_denied_alone() -> None:
+    """The new error is found though the verdict kept only the first hundred errors."""
+    old = many_bad(150)
+    new = edited(old, append_policy({"stageSelector": {"matchLabels": {"t": "new bad"}}}))
+    _decision, answer = decide(Case(new, old))
+    assert answer["allowed"] is False
+    causes = answer["status"]["details"]["causes"]
+    assert [c["field"] for c in causes] == ["spec.promotionPolicies[150].stageSelector.matchLabels"]
+    assert "new bad" in causes[0]["message"]

@@ -3,7 +3,8 @@
 uvicorn's public API runs an ASGI application; what this server needs beyond it (a decision slot
 taken only once a body is complete, one deadline from the headers, connection limits, one write
 per answer, a drain after SIGTERM) reaches into private classes and attributes of uvicorn's
-`HttpToolsProtocol`, `RequestResponseCycle` and `Server`. All of that sits here, in two modules:
+`HttpToolsProtocol`, `RequestResponseCycle` and `Server`. All of that sits here, in two modules
+(and `contract`, the list of the names they use):
 
 - `protocol`: the connection (`GuardedHttpToolsProtocol`, built by `protocol_class`);
 - `server`: start-up, drain and shutdown (`GracefulServer`).
@@ -16,8 +17,8 @@ httptools at the releases that pass it. import-linter (pyproject.toml) keeps eve
 Imports: uvicorn, httptools and the job modules of app.serving, which know nothing of uvicorn.
 """
 
+from app.serving.uvicorn_seam.contract import UVICORN_CONTRACT
 from app.serving.uvicorn_seam.protocol import (
-    UVICORN_CONTRACT,
     Admission,
     GuardedHttpToolsProtocol,
     body_follows_of,

@@ -2,9 +2,9 @@
 
 uvicorn gives a keep-alive timeout and nothing else a webhook needs from its connections, so
 its `HttpToolsProtocol` and `Server` are subclassed here, and every private method or attribute
-used is listed in `UVICORN_CONTRACT`; tests/serving/test_uvicorn_contract.py fails naming the
-symbol when a uvicorn release changes one. The jobs themselves are elsewhere and know nothing
-of uvicorn: `deadlines` (header and body clocks), `keepalive` (one timer per connection),
+used is listed in `UVICORN_CONTRACT` (`contract`); tests/serving/test_uvicorn_contract.py fails
+naming the symbol when a uvicorn release changes one. The jobs themselves are elsewhere and know
+nothing of uvicorn: `deadlines` (header and body clocks), `keepalive` (one timer per connection),
 `single_write` (a response's head waits for its body), `connections` (how many connections, and
 whom to close past that), `body_budget` (bytes of bodies still arriving) and `concurrency`
 (decision slots).
@@ -53,7 +53,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httptools
 from uvicorn._types import ASGI3Application
@@ -66,72 +66,22 @@ from uvicorn.protocols.http.httptools_impl import (
 from uvicorn.server import ServerState
 
 from app.serving.body_budget import BodyBudget
-from app.serving.concurrency import EXEMPT_PATHS, DecisionSlots
-from app.serving.connections import RANK_ARRIVING, RANK_IDLE, RANK_UNUSED, ConnectionTable
+from app.serving.concurrency import EXEMPT_PATHS, DecisionSlots, Slot
+from app.serving.connections import (
+    RANK_ARRIVING,
+    RANK_IDLE,
+    RANK_STUCK,
+    RANK_UNUSED,
+    ConnectionTable,
+)
 from app.serving.deadlines import ConnectionLimits, RequestClock
 from app.serving.keepalive import IdleTimer
 from app.serving.single_write import BodyFollows, HeadWithBody
+from app.serving.write_stall import REASON_WRITE_TIMEOUT, WriteStall
 
 # Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
 # transport does not import the layers above it.
 _log = logging.getLogger("kargo_rollback_webhook.connections")
-
-# Every uvicorn name this module relies on beyond uvicorn's documented `Config` and `Server.run`:
-# methods overridden or called, attributes read or written. (class, name); checked by
-# tests/serving/test_uvicorn_contract.py against the installed uvicorn.
-UVICORN_CONTRACT: Final = (
-    ("HttpToolsProtocol", "connection_made"),
-    ("HttpToolsProtocol", "connection_lost"),
-    ("HttpToolsProtocol", "data_received"),
-    ("HttpToolsProtocol", "on_message_begin"),
-    ("HttpToolsProtocol", "on_headers_complete"),
-    ("HttpToolsProtocol", "on_body"),
-    ("HttpToolsProtocol", "on_message_complete"),
-    ("HttpToolsProtocol", "on_response_complete"),
-    ("HttpToolsProtocol", "_unset_keepalive_if_required"),
-    ("HttpToolsProtocol", "_start_asgi_task"),
-    ("HttpToolsProtocol", "send_400_response"),
-    ("HttpToolsProtocol", "shutdown"),
-    ("HttpToolsProtocol", "parser"),
-    ("HttpToolsProtocol", "cycle"),
-    ("HttpToolsProtocol", "pipeline"),
-    ("HttpToolsProtocol", "flow"),
-    ("HttpToolsProtocol", "transport"),
-    ("HttpToolsProtocol", "loop"),
-    ("HttpToolsProtocol", "logger"),
-    ("HttpToolsProtocol", "client"),
-    ("HttpToolsProtocol", "server_state"),
-    ("HttpToolsProtocol", "timeout_keep_alive"),
-    ("HttpToolsProtocol", "timeout_keep_alive_task"),
-    ("RequestResponseCycle", "keep_alive"),
-    ("RequestResponseCycle", "response_started"),
-    ("RequestResponseCycle", "response_complete"),
-    ("RequestResponseCycle", "disconnected"),
-    ("RequestResponseCycle", "message_event"),
-    ("RequestResponseCycle", "transport"),
-    ("RequestResponseCycle", "chunked_encoding"),
-    ("RequestResponseCycle", "expected_content_length"),
-    ("RequestResponseCycle", "scope"),
-    ("RequestResponseCycle", "body"),
-    ("RequestResponseCycle", "more_body"),
-    ("RequestResponseCycle", "waiting_for_100_continue"),
-    ("RequestResponseCycle", "on_response"),
-    ("Server", "handle_exit"),
-    ("Server", "on_tick"),
-    ("Server", "startup"),
-    ("Server", "shutdown"),
-    ("Server", "server_state"),
-    ("Server", "servers"),
-    ("Server", "lifespan"),
-    ("Server", "started"),
-    ("Server", "should_exit"),
-    ("Server", "force_exit"),
-    ("ServerState", "connections"),
-    ("ServerState", "tasks"),
-    ("ServerState", "total_requests"),
-    ("ServerState", "default_headers"),
-    ("module httptools_impl", "STATUS_LINE"),
-)
 
 
 class DrainFlag(Protocol):
@@ -156,6 +106,9 @@ class Admission:
     overloaded: Callable[..., Awaitable[None]]
     # The scope key that receives the loop time at which a request's headers were complete.
     arrival_key: str
+    # The scope key that receives the request's `Slot`: the application keeps it (`Slot.keep`)
+    # past its answer while a worker still holds the request.
+    keep_key: str = "kargo_rollback_webhook.keep_slot"
 
 
 def body_follows_of(cycle: RequestResponseCycle) -> BodyFollows:
@@ -211,8 +164,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # length was checked against the limit.
         self._in_budget = False
         self._length_checked = False
-        # Body bytes of the request holding a decision slot on this connection; -1: none.
-        self._slot_bytes = -1
+        # The decision slot of the request being decided or answered on this connection.
+        self._slot: Slot | None = None
+        # Aborts the connection when an answer cannot be written in time (`pause_writing`).
+        self._stall = WriteStall(self.loop, self.limits.write_timeout, self._write_stalled)
+        # A pipelined request waits for the client to read the answer before it (`resume_writing`).
+        self._pipeline_waits = False
         # Whether a request ever started on this connection (for `eviction_rank`).
         self._used = False
         self._client_key = ""
@@ -233,6 +190,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # but uvicorn's own references keeps the connection (and its TLS buffers) alive.
         self._clock.close()
         self._idle.close()
+        self._stall.close()
         admission = self.admission
         admission.connections.discard(self, self._client_key)
         if self._in_budget:
@@ -278,10 +236,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         self.flow.resume_reading()
         if self.pipeline:
-            cycle, app = self.pipeline.pop()
-            self._start_asgi_task(cycle, app)
+            if self.flow.write_paused:
+                # The client has not read this answer: the next one waits until it does
+                # (`resume_writing`), or the write deadline aborts the connection. A client that
+                # pipelines and never reads costs one answer, not one per request it sent.
+                self._pipeline_waits = True
+            else:
+                self._start_pipelined()
         else:
             self._idle.idle()
+
+    def _start_pipelined(self) -> None:
+        cycle, app = self.pipeline.pop()
+        self._start_asgi_task(cycle, app)
 
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
@@ -402,9 +369,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Start the application on a complete request, in a decision slot if one is free."""
         self._used = True
         if cycle.scope["path"] not in EXEMPT_PATHS:
-            size = len(cycle.body)
-            if self.admission.slots.take(size):
-                self._slot_bytes = size
+            slot = self.admission.slots.take(len(cycle.body), self._client_key)
+            if slot is not None:
+                self._slot = slot
+                cycle.scope[self.admission.keep_key] = slot  # type: ignore[literal-required]
             else:
                 app = self.admission.overloaded
         super()._start_asgi_task(cycle, app)
@@ -443,14 +411,34 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return False
 
     def _give_back_slot(self) -> None:
-        if self._slot_bytes >= 0:
-            self.admission.slots.give_back(self._slot_bytes)
-            self._slot_bytes = -1
+        slot = self._slot
+        if slot is not None:
+            self._slot = None
+            if not slot.kept:
+                slot.give_back()
+
+    # --- writing (app.serving.write_stall) --------------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stall.paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._stall.resumed()
+        if self._pipeline_waits and self.pipeline and not self.transport.is_closing():
+            self._pipeline_waits = False
+            self._start_pipelined()
+
+    def _write_stalled(self) -> None:
+        self.admission.connections.close(self, self._client_key, REASON_WRITE_TIMEOUT)
 
     # --- eviction (app.serving.connections, app.serving.body_budget) ------------------------
 
     def eviction_rank(self) -> int | None:
-        if self._slot_bytes >= 0 or self.pipeline:
+        if self.flow.write_paused:
+            return RANK_STUCK  # its client does not read its answers
+        if self._slot is not None or self.pipeline:
             return None
         if self._held is not None or (self._reading_head and self._head_bytes > 0):
             return RANK_ARRIVING

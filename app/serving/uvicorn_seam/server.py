@@ -33,6 +33,7 @@ a clean exit look like a kill); neither happens here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import socket
@@ -68,8 +69,11 @@ class GracefulServer(uvicorn.Server):
         shutdown_timeout: float,
         on_drain: Callable[[], None],
         background: Sequence[BackgroundTask] = (),
+        handshake_timeout: float | None = None,
     ) -> None:
         super().__init__(config)
+        # Seconds a client has to finish its TLS handshake (the event loop's default is 60).
+        self._handshake_timeout = handshake_timeout
         self._drain_seconds = drain_seconds
         self._shutdown_timeout = shutdown_timeout
         self._on_drain = on_drain
@@ -126,8 +130,21 @@ class GracefulServer(uvicorn.Server):
                 drain()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
-        await super().startup(sockets=sockets)
+        self._loop = loop = asyncio.get_running_loop()
+        if self._handshake_timeout is not None and self.config.ssl is not None:
+            # uvicorn calls `create_server` with no handshake timeout, so the loop's 60 s holds:
+            # a connection that never finishes its handshake is not yet one of uvicorn's (nor
+            # counted against the connection limits), and costs a descriptor for a minute.
+            # The listener is created here, once; the loop's own method is restored after.
+            loop.create_server = functools.partial(  # type: ignore[method-assign]
+                loop.create_server, ssl_handshake_timeout=self._handshake_timeout
+            )
+            try:
+                await super().startup(sockets=sockets)
+            finally:
+                del loop.create_server
+        else:
+            await super().startup(sockets=sockets)
         if self.started:
             self._background_tasks = [
                 asyncio.create_task(task(self._background_stop)) for task in self._background

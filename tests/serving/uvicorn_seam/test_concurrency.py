@@ -30,16 +30,62 @@ from tests.serving.uvicorn_seam.protocol import ARRIVAL_KEY, HEAD, Connection, F
 def test_slots_are_bounded_by_count_and_by_bytes() -> None:
     rejected: list[None] = []
     slots = DecisionSlots(limit=2, byte_limit=100, on_reject=lambda: rejected.append(None))
-    assert slots.take(60)
-    assert not slots.take(41)  # 101 bytes: over the byte limit
-    assert slots.take(40)
-    assert not slots.take(0)  # over the count
+    first = slots.take(60, "a")
+    assert first is not None
+    assert slots.take(41, "b") is None  # 101 bytes: over the byte limit
+    second = slots.take(40, "b")
+    assert second is not None
+    assert slots.take(0, "c") is None  # over the count
     assert len(rejected) == 2
-    slots.give_back(60)
-    slots.give_back(40)
+    first.give_back()
+    first.give_back()  # once only
+    second.give_back()
     assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
     # A request alone always gets a slot, whatever its size.
-    assert slots.take(1000)
+    assert slots.take(1000) is not None
+
+
+def test_a_client_holds_at_most_its_share_while_others_are_connected() -> None:
+    """Two clients connected: each may hold half the slots and half the bytes; its first
+    request is admitted whatever its size (within the limits)."""
+    connected = [2]
+    slots = DecisionSlots(
+        limit=4, byte_limit=100, on_reject=lambda: None, clients=lambda: connected[0]
+    )
+    big = slots.take(70, "attacker")
+    assert big is not None  # the first request of a client: the global limits alone
+    assert slots.take(1, "attacker") is None  # 71 bytes: over its share of 50
+    assert slots.take(20, "api-server") is not None  # the other client finds room
+    assert slots.held_by("attacker") == (1, 70)
+    big.give_back()
+    small = [slots.take(10, "attacker") for _ in range(3)]
+    assert small[:2] != [None, None]
+    assert small[2] is None  # a third slot: over its share of 2 of 4
+    connected[0] = 1  # alone: the whole of each limit
+    assert slots.take(10, "attacker") is not None
+
+
+def test_a_clients_byte_share_is_at_least_the_largest_body() -> None:
+    """With ten clients connected a share is 10 bytes of 100; a client may still hold 60,
+    its largest review beside a small one."""
+    slots = DecisionSlots(
+        limit=100, byte_limit=100, on_reject=lambda: None, clients=lambda: 10, min_byte_share=60
+    )
+    assert slots.take(5, "api-server") is not None
+    assert slots.take(55, "api-server") is not None
+    assert slots.take(1, "api-server") is None  # 61: over the floor of its share
+
+
+def test_a_kept_slot_is_given_back_by_its_keeper_only() -> None:
+    slots = DecisionSlots(limit=1, byte_limit=100, on_reject=lambda: None)
+    slot = slots.take(50, "a")
+    assert slot is not None
+    release = slot.keep()
+    assert slot.kept
+    assert slots.take(1, "b") is None
+    release()
+    assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
+    assert slots.held_by("a") == (0, 0)
 
 
 @pytest.mark.parametrize(("limit", "byte_limit"), [(0, 1), (1, 0)])

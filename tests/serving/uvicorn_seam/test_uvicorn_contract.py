@@ -52,6 +52,8 @@ def _live_objects() -> dict[str, Any]:
             RequestResponseCycle=protocol.cycle,
             Server=uvicorn.Server(config),
             ServerState=state,
+            FlowControl=protocol.flow,
+            Config=config,
         )
         release.set()
         await asyncio.sleep(0)

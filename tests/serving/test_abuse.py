@@ -1,0 +1,163 @@
+"""One client against the real server, the API server measured beside it.
+
+Each test runs one attack for a few seconds from attacker addresses (127.0.1.x) while the
+legitimate client (`abuse.legit_client`, from 127.0.0.1) sends small reviews on new connections,
+and checks the operator's promise: every legitimate review answered 200 with an admission, none
+refused with 429 or dropped, each within its `?timeout=`, at least 99% within 1 s; the server's
+RSS at or under 200 MiB during the attack (the chart's limit is 256Mi).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from app.kargo.constants import PROJECT_CONFIG_VALIDATE_PATH
+from tests.serving.abuse import (
+    attack,
+    attacker_tls,
+    closed_within,
+    large_answer_review,
+    legit_client,
+    peak_rss,
+    rss_mib,
+)
+from tests.serving.clients import head, read_response
+from tests.serving.conftest import StartServer
+from tests.support.reviews import slow_to_decide_review
+from tests.support.tls import client_context
+
+pytestmark = pytest.mark.integration
+
+ATTACK_S = 3.0
+MAX_RSS_MIB = 200
+
+
+@pytest.fixture
+def context(pki: Path) -> ssl.SSLContext:
+    return client_context(pki / "ca.crt")
+
+
+@pytest.fixture(scope="module")
+def big_review() -> bytes:
+    """About 2.7 MB: two of them fill the default 5 MiB of decision bytes."""
+    return slow_to_decide_review("big", policies=22_500)
+
+
+def post_back_to_back(
+    port: int, context: ssl.SSLContext, source: str, request: bytes
+) -> Callable[[int, threading.Event], None]:
+    """An attacker's loop: `request` again and again on a connection, reading each answer."""
+
+    def run(_: int, stop: threading.Event) -> None:
+        while not stop.is_set():
+            with (
+                contextlib.suppress(OSError, ConnectionError),
+                attacker_tls(port, context, source) as tls,
+            ):
+                while not stop.is_set():
+                    tls.sendall(request)
+                    read_response(tls)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        pytest.param("30s", id="F1: the largest reviews back to back hold no more than a share"),
+        pytest.param("0s", id="F3: ?timeout=0s leaves no decoded review queued after its 504"),
+    ],
+)
+def test_large_reviews_back_to_back(
+    start_server: StartServer, context: ssl.SSLContext, big_review: bytes, timeout: str
+) -> None:
+    server = start_server()
+    path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout={timeout}"
+    request = head("POST", path, content_length=len(big_review)) + big_review
+    run = post_back_to_back(server.port, context, "127.0.1.1", request)
+    before = rss_mib(server)
+    with peak_rss(server) as peak, attack(8, run):
+        time.sleep(0.5)  # the attack is under way
+        with legit_client(server.port, context) as legit:
+            time.sleep(ATTACK_S)
+    after = rss_mib(server)
+    print(
+        f"\n8 connections posting {len(big_review) / 1e6:.1f} MB reviews, ?timeout={timeout}: "
+        f"{legit.summary()}; RSS {before:.0f} -> peak {peak[0]:.0f} -> {after:.0f} MiB; "
+        f"{server.metric('krw_overload_rejections_total'):.0f} attacker requests refused"
+    )
+    legit.assert_served()
+    assert peak[0] <= MAX_RSS_MIB
+    assert server.metric("krw_overload_rejections_total") > 0  # the attacker's, past its share
+
+
+@pytest.mark.parametrize(
+    ("max_connections", "reason"),
+    [
+        pytest.param(4, "max-connections", id="the table full: the stuck go before a newcomer"),
+        pytest.param(1024, "write-timeout", id="room to spare: aborted at the write timeout"),
+    ],
+)
+def test_answers_never_read_lose_their_connection_not_the_slots(
+    start_server: StartServer, context: ssl.SSLContext, max_connections: int, reason: str
+) -> None:
+    """F2: connections pipeline requests with 390 KB answers and never read. They hold at most
+    their share of the slots; when the table is full they are the first closed (the API
+    server's new connections are never the ones closed); else they are aborted at
+    --write-timeout, which frees their slots.
+
+    Measured once they are stuck: the answers they made the server decide first are load any
+    client can cause by asking, not what this finding is about."""
+    connections = 4
+    server = start_server(
+        "--max-concurrency",
+        "2",
+        "--max-connections",
+        str(max_connections),
+        "--write-timeout",
+        "2",
+    )
+    body = large_answer_review("never-read")
+    request = head("POST", PROJECT_CONFIG_VALIDATE_PATH, content_length=len(body)) + body
+    held: list[ssl.SSLSocket] = []
+
+    def stuck(index: int) -> ssl.SSLSocket:
+        tls = attacker_tls(server.port, context, "127.0.1.3", receive_buffer=4096)
+        tls.settimeout(2)
+        with contextlib.suppress(TimeoutError, OSError):
+            tls.sendall(request * 12)  # the server stops reading once its answers back up
+        return tls
+
+    try:
+        before = rss_mib(server)
+        with peak_rss(server) as peak:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                held.extend(pool.map(stuck, range(connections)))
+            time.sleep(1.5)  # the answers they made the server decide have been decided
+            with legit_client(server.port, context) as legit:
+                time.sleep(ATTACK_S)
+        closed = sum(closed_within(tls, 2.0) for tls in held)
+        after = rss_mib(server)
+    finally:
+        for tls in held:
+            tls.close()
+    stalled = server.metric('krw_connections_closed_total{reason="write-timeout"}')
+    evicted = server.metric('krw_connections_closed_total{reason="max-connections"}')
+    expected = server.metric(f'krw_connections_closed_total{{reason="{reason}"}}')
+    print(
+        f"\n{connections} connections never reading 390 KB answers: {legit.summary()}; "
+        f"{closed} of them closed ({stalled:.0f} at the write timeout, {evicted:.0f} for "
+        f"newcomers); RSS {before:.0f} -> peak {peak[0]:.0f} -> {after:.0f} MiB"
+    )
+    legit.assert_served()
+    assert expected >= 1
+    assert closed >= 1
+    assert peak[0] <= MAX_RSS_MIB
