@@ -8,7 +8,9 @@ older connection is closed instead, chosen so that the abuser pays:
 - past `max_per_client` connections from one address, one of that client's own;
 - past `max_connections` in all, one of the client that holds the most connections.
 
-Within the chosen client, by rank (`HeldConnection.eviction_rank`): first a connection whose
+Connections are counted from accept, before their TLS handshake. Within the chosen client, by
+rank (`HeldConnection.eviction_rank`): first a connection still in its handshake (it has asked
+for nothing, and a flood of silent connections is made of these), then one whose
 answer cannot be written because its client does not read (`write_stall`), then one whose
 request head or body is still arriving (a slow client), then one that never carried a request,
 then one idle after an answer (the API server's parked keep-alive connections, which it may be
@@ -23,10 +25,11 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 # Ranks of `HeldConnection.eviction_rank`, lowest closed first.
-RANK_STUCK: Final = 0
-RANK_ARRIVING: Final = 1
-RANK_UNUSED: Final = 2
-RANK_IDLE: Final = 3
+RANK_HANDSHAKE: Final = 0
+RANK_STUCK: Final = 1
+RANK_ARRIVING: Final = 2
+RANK_UNUSED: Final = 3
+RANK_IDLE: Final = 4
 
 REASON_PER_CLIENT: Final = "max-connections-per-client"
 REASON_TOTAL: Final = "max-connections"
@@ -112,7 +115,7 @@ class ConnectionTable:
             rank = connection.eviction_rank()
             if rank is not None and (best is None or rank < best):
                 victim, best = connection, rank
-                if rank == RANK_STUCK:
+                if rank == RANK_HANDSHAKE:
                     break
         # Forgotten before it is closed: a TLS connection reports its loss only later, and the
         # next newcomer must not count it (nor pick it) again.

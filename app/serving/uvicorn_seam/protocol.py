@@ -22,9 +22,10 @@ The connection protocol, per connection:
 - the loop time at which the headers were complete is put into the scope under
   `arrival_key`, so that the request's one deadline (the API server's `?timeout=`) counts the
   time its body took to arrive.
-- the connection is entered in the `ConnectionTable` once its TLS handshake is done; it may be
-  closed to make room for another (`evict`), never while one of its requests is being decided
-  or answered.
+- the connection is entered in the `ConnectionTable` when it is accepted, before its TLS
+  handshake (`accepted`, called by `accept._Accept`; without TLS, at `connection_made`); it may
+  be closed to make room for another (`evict`), a handshake still under way first, never while
+  one of its requests is being decided or answered.
 - a header deadline and a body deadline (`app.serving.deadlines`); on a body deadline, a request
   that has no answer yet gets 408, and the connection is closed.
 - a head size limit (`max_header_bytes`): the head is counted as raw bytes before the parser
@@ -69,6 +70,7 @@ from app.serving.body_budget import BodyBudget
 from app.serving.concurrency import EXEMPT_PATHS, DecisionSlots, Slot
 from app.serving.connections import (
     RANK_ARRIVING,
+    RANK_HANDSHAKE,
     RANK_IDLE,
     RANK_STUCK,
     RANK_UNUSED,
@@ -173,17 +175,39 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # Whether a request ever started on this connection (for `eviction_rank`).
         self._used = False
         self._client_key = ""
+        # The TCP transport while the TLS handshake is under way (`accepted` to `connection_made`).
+        self._handshake: asyncio.Transport | None = None
+        self._counted = False
 
     # --- connection -------------------------------------------------------------------------
 
+    def accepted(self, transport: asyncio.Transport) -> None:
+        """The connection was accepted and its TLS handshake starts (`accept._Accept`): it is
+        counted from now on, and may close an older connection (or this one, when every other is
+        busy)."""
+        self._handshake = transport
+        peer = transport.get_extra_info("peername")
+        self._client_key = str(peer[0]) if isinstance(peer, tuple) else ""
+        self._counted = True
+        self.admission.connections.add(self, self._client_key)
+
+    def handshake_ended(self) -> None:
+        """The handshake is over; if `connection_made` never ran, the connection is gone."""
+        if self._handshake is not None:
+            self._handshake = None
+            self.admission.connections.discard(self, self._client_key)
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._handshake = None
         # uvicorn arms the keep-alive timer only after a response; a connection on which no
         # request ever arrives would otherwise stay open for good.
         self._idle.idle()
-        self._client_key = self.client[0] if self.client else ""
-        # May close an older connection, or this one when every other is busy.
-        self.admission.connections.add(self, self._client_key)
+        if not self._counted:  # no TLS: accepted just now
+            self._counted = True
+            self._client_key = self.client[0] if self.client else ""
+            # May close an older connection, or this one when every other is busy.
+            self.admission.connections.add(self, self._client_key)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # Both hold methods of this connection: closed, they let go of them, so that nothing
@@ -436,6 +460,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # --- eviction (app.serving.connections, app.serving.body_budget) ------------------------
 
     def eviction_rank(self) -> int | None:
+        if self._handshake is not None:
+            return RANK_HANDSHAKE  # nothing asked of it yet, nothing to lose
         if self.flow.write_paused:
             return RANK_STUCK  # its client does not read its answers
         if self._slot is not None or self.pipeline:
@@ -454,8 +480,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             extra={"fields": {"client": _peer(self.client), "reason": reason}},
         )
         # Aborted, not closed: a TLS close waits up to 30 s for the peer's close_notify, and a
-        # client that opened connections to hold memory would not send it.
-        self.transport.abort()
+        # client that opened connections to hold memory would not send it. In its handshake,
+        # the TCP transport under the TLS protocol.
+        (self._handshake or self.transport).abort()
 
     # --- drain and shutdown -----------------------------------------------------------------
 

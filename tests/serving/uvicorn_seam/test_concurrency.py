@@ -16,7 +16,9 @@ from app.serving.body_budget import BodyBudget
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import (
     RANK_ARRIVING,
+    RANK_HANDSHAKE,
     RANK_IDLE,
+    RANK_STUCK,
     RANK_UNUSED,
     REASON_PER_CLIENT,
     REASON_TOTAL,
@@ -174,6 +176,17 @@ def test_past_the_total_the_biggest_client_pays_and_busy_connections_are_kept() 
     # The flooder holds the most; of its connections, the never-used one goes before the idle.
     assert flooder[1].evicted == [REASON_TOTAL]
     assert not any(conn.evicted for conn in api_server)
+
+
+def test_a_connection_still_in_its_handshake_is_closed_first_and_never_the_newcomer() -> None:
+    table = ConnectionTable(max_total=100, max_per_client=3, on_evict=lambda _: None)
+    stuck, handshaking, idle = Held(RANK_STUCK), Held(RANK_HANDSHAKE), Held(RANK_IDLE)
+    for conn in (stuck, handshaking, idle):
+        table.add(conn, "10.0.0.66")
+    newcomer = Held(RANK_HANDSHAKE)  # itself in its handshake, as every newcomer is
+    table.add(newcomer, "10.0.0.66")
+    assert handshaking.evicted == [REASON_PER_CLIENT]
+    assert [c.evicted for c in (stuck, idle, newcomer)] == [[], [], []]
 
 
 def test_when_every_other_connection_is_busy_the_newcomer_is_closed() -> None:
