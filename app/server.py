@@ -67,6 +67,7 @@ def build_server(settings: Settings) -> GracefulServer:
             min_byte_share=settings.max_body_bytes,
         ),
         overloaded=app.overloaded,
+        body_late=app.body_late,
         arrival_key=ARRIVAL_KEY,
         keep_key=KEEP_SLOT_KEY,
     )
