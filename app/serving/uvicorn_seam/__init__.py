@@ -17,7 +17,8 @@ fails naming the symbol when a uvicorn release changes one, and pyproject.toml c
 httptools at the releases that pass it. import-linter (pyproject.toml) keeps every other module of
 `app.serving`, and everything below the wiring, from importing uvicorn or httptools.
 
-Imports: uvicorn, httptools, uvloop and the job modules of app.serving, which know nothing of uvicorn.
+Imports: uvicorn, httptools, uvloop and the job modules of app.serving, which know nothing of
+uvicorn.
 """
 
 from app.serving.uvicorn_seam.contract import UVICORN_CONTRACT
