@@ -45,8 +45,19 @@ class Application:
             return endpoint.refuse_overloaded(scope, receive, send)
         return _plain_overloaded(send)
 
+    def body_late(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """What answers a request whose body did not arrive within `--body-timeout` (the
+        transport calls it; its first `receive` returns the part that arrived): an admission
+        path denies with code 408 and the uid if that part carries it; any other path gets a
+        plain 408."""
+        endpoint = self.endpoints.get(scope["path"])
+        if endpoint is not None:
+            return endpoint.refuse_body_late(scope, receive, send)
+        return _plain_body_late(send)
+
 
 _OVERLOADED_BODY: Final = b"overloaded: too many requests in flight, retry"
+_BODY_LATE_BODY: Final = b"request body not received in time"
 
 
 async def _plain_overloaded(send: Send) -> None:
@@ -57,3 +68,12 @@ async def _plain_overloaded(send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": _OVERLOADED_BODY})
+
+
+async def _plain_body_late(send: Send) -> None:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(_BODY_LATE_BODY)),
+    ]
+    await send({"type": "http.response.start", "status": 408, "headers": headers})
+    await send({"type": "http.response.body", "body": _BODY_LATE_BODY})

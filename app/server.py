@@ -24,7 +24,7 @@ from typing import Final
 import uvicorn
 
 from app.admission import review
-from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY
+from app.admission.http import ARRIVAL_KEY, DEFAULT_OFFLOAD_BYTES, KEEP_SLOT_KEY
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability import Observability, configure_logging
@@ -65,8 +65,10 @@ def build_server(settings: Settings) -> GracefulServer:
             on_reject=observability.overload.inc,
             clients=table.clients,
             min_byte_share=settings.max_body_bytes,
+            small_body_bytes=DEFAULT_OFFLOAD_BYTES,
         ),
         overloaded=app.overloaded,
+        body_late=app.body_late,
         arrival_key=ARRIVAL_KEY,
         keep_key=KEEP_SLOT_KEY,
     )

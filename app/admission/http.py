@@ -12,6 +12,9 @@ never sends a 5xx: the API server would treat it as a call failure and apply `fa
 which may be `Ignore`; an answer that says "denied" cannot fail open. When the server has no
 decision slot free, the transport hands the request to `refuse_overloaded` instead of the
 endpoint itself: a denial with code 429 that asks the client to retry, with the request's uid.
+Refusals that never decode the review (429, 413, 408, 504) read its uid from the start of what
+arrived (`peek_uid`); without one there, the answer is the HTTP status itself (429, 413 or 408)
+with an AdmissionReview whose uid is empty.
 
 A request has one deadline, the API server's `?timeout=` less a margin, counted from the moment
 its headers arrived (the transport puts that loop time into the scope under `ARRIVAL_KEY`): the
@@ -36,6 +39,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from app.admission import responses as rsp
 from app.admission.review import (
+    PEEK_BYTES,
     AdmissionRequest,
     GroupVersionKind,
     ReviewError,
@@ -169,28 +173,33 @@ class AdmissionEndpoint:
 
             refusal = self._refuse_head(scope["headers"])
             if refusal is not None:
-                await self._reject(send, *refusal)
+                if refusal[0] == 413 and not _expects_continue(scope["headers"]):
+                    # The transport started this once the body's first part was there: its
+                    # first message is what arrived, at once (never 100 Continue's invitation).
+                    first = await receive()
+                    await self._refuse_body(send, *refusal, first.get("body", b""))
+                else:
+                    await self._reject(send, *refusal)
                 return
 
-            try:
-                # The API server sends head and body at once, so the first message is nearly always
-                # the whole body and needs no timer (the connection's --body-timeout bounds the wait
-                # for it). A body in several parts is read against the request's deadline.
-                first = await receive()
-                if first.get("more_body", False):
+            # The API server sends head and body at once, so the first message is nearly always
+            # the whole body and needs no timer (the connection's --body-timeout bounds the wait
+            # for it). A body in several parts is read against the request's deadline.
+            first = await receive()
+            body = first.get("body", b"")
+            if first.get("more_body", False):
+                chunks: list[bytes] = []
+                try:
                     async with asyncio.timeout_at(self._deadline(scope)):
-                        body = await self._read_body(first, receive)
-                else:
-                    body = first.get("body", b"")
-                    if len(body) > self.max_body_bytes:
-                        raise BodyTooLarge
-            except BodyTooLarge:
-                await self._reject(send, 413, "too-large", self._too_large_message())
-                return
-            except TimeoutError:
-                await self._reject(
-                    send, 408, "deadline-exceeded", "the request body did not arrive in time"
-                )
+                        body = await self._read_body(first, receive, chunks)
+                except BodyTooLarge:
+                    await self._refuse_too_large(send, _start_of(chunks))
+                    return
+                except TimeoutError:
+                    await self._refuse_body(send, *_BODY_LATE, _start_of(chunks))
+                    return
+            elif len(body) > self.max_body_bytes:
+                await self._refuse_too_large(send, body)
                 return
 
             started = time.perf_counter()
@@ -445,9 +454,9 @@ class AdmissionEndpoint:
             "wrong-kind", st.bad_request(f"this endpoint admits {expected}; got {got}")
         )
 
-    async def _read_body(self, message: Message, receive: Receive) -> bytes:
-        """The body from `message` on, refusing it as soon as it passes the limit."""
-        chunks: list[bytes] = []
+    async def _read_body(self, message: Message, receive: Receive, chunks: list[bytes]) -> bytes:
+        """The body from `message` on, refusing it as soon as it passes the limit; `chunks`
+        holds what was read, for a refusal's uid."""
         size = 0
         while True:
             if message["type"] == "http.disconnect":
@@ -455,9 +464,9 @@ class AdmissionEndpoint:
             chunk = message.get("body", b"")
             if chunk:
                 size += len(chunk)
+                chunks.append(chunk)
                 if size > self.max_body_bytes:
                     raise BodyTooLarge
-                chunks.append(chunk)
             if not message.get("more_body", False):
                 break
             message = await receive()
@@ -465,6 +474,34 @@ class AdmissionEndpoint:
 
     def _too_large_message(self) -> str:
         return f"request body is larger than the limit of {self.max_body_bytes} bytes"
+
+    async def refuse_body_late(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Deny a request whose body did not arrive within `--body-timeout` (the transport's
+        clock, `Application.body_late`): code 408, with the uid if the part that arrived (its
+        first message) carries it."""
+        try:
+            message = await receive()
+            await self._refuse_body(send, *_BODY_LATE, message.get("body", b""))
+        except Exception:
+            # As in `__call__`: still an AdmissionReview, never uvicorn's plain 500.
+            await self._answer_own_fault(send)
+
+    async def _refuse_too_large(self, send: Send, start: bytes) -> None:
+        await self._refuse_body(send, 413, "too-large", self._too_large_message(), start)
+
+    async def _refuse_body(
+        self, send: Send, http_status: int, error: str, message: str, start: bytes
+    ) -> None:
+        """413 or 408 for a body never decoded: a denial with that code and the uid read from
+        `start` (`peek_uid`), HTTP 200; without a uid there, `_reject`'s HTTP status and an
+        empty uid."""
+        uid, api_version = peek_uid(start)
+        if uid is None:
+            await self._reject(send, http_status, error, message)
+            return
+        self.recorder.record_rejected(self.spec.name, error, message, uid)
+        status = st.too_large(message) if http_status == 413 else st.request_timeout(message)
+        await _send(send, 200, rsp.errored(error, status), api_version, uid)
 
     async def _reject(self, send: Send, http_status: int, error: str, message: str) -> None:
         self.recorder.record_rejected(self.spec.name, error, message, None)
@@ -512,6 +549,21 @@ async def _send(
         headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# A body that did not arrive in time: (HTTP status, error, message) for `_refuse_body`.
+_BODY_LATE: Final = (408, "deadline-exceeded", "the request body did not arrive in time")
+
+
+def _start_of(chunks: list[bytes]) -> bytes:
+    """The first `PEEK_BYTES` of a body read in parts, where its uid is looked for."""
+    return b"".join(chunks)[:PEEK_BYTES] if len(chunks) > 1 else (chunks[0] if chunks else b"")
+
+
+def _expects_continue(headers: Iterable[Any]) -> bool:
+    """Whether the client waits for `100 Continue` before sending its body (reading the body
+    would invite it to send all of it)."""
+    return any(name == b"expect" for name, _ in headers)
 
 
 def _json_headers(body: bytes) -> list[tuple[bytes, bytes]]:

@@ -19,6 +19,14 @@ only within its share. So a client that posts the largest reviews back to back g
 decided at a time, and the API server's calls, on connections of their own, find room: the
 bytes a flood could hold are at most its share, not the whole budget.
 
+Small bodies have bytes of their own: bodies of at most `small_body_bytes` (those decided on
+the event loop, one at a time, as soon as they are complete) count against a second
+`byte_limit`, apart from the larger ones (decided in a worker, and queued for it). Reviews sized
+so that two of them fill the byte limit, posted from four addresses, once had every one of the
+API server's small reviews refused (12 of 12); with the larger bodies kept apart, its reviews
+always find room. The larger ones still share one `byte_limit`: a client's own large review
+waits for room as before.
+
 A slot is given back when the answer has been written or the connection is gone, unless the
 application keeps it (`Slot.keep`): a decision abandoned at its deadline still runs in its
 worker, and its bytes stay counted until the worker has let go of them.
@@ -75,9 +83,12 @@ class DecisionSlots:
         "_clients",
         "_held",
         "_in_flight",
+        "_large",
         "_limit",
         "_min_byte_share",
         "_on_reject",
+        "_small",
+        "_small_body_bytes",
     )
 
     def __init__(
@@ -88,6 +99,7 @@ class DecisionSlots:
         on_reject: Callable[[], None],
         clients: Callable[[], int] = _one,
         min_byte_share: int = 0,
+        small_body_bytes: int = -1,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
@@ -101,9 +113,15 @@ class DecisionSlots:
         # A client's share of bytes is never less: one review of the largest size beside a few
         # small ones of the same client (the API server's) must not be refused for its size.
         self._min_byte_share = min_byte_share
+        # Bodies of at most this many bytes count against a byte limit of their own (module
+        # docstring); -1: none do.
+        self._small_body_bytes = small_body_bytes
         # Only touched on the event loop: no lock needed.
         self._in_flight = 0
         self._bytes = 0
+        # [requests, bytes] of small bodies and of larger ones.
+        self._small = [0, 0]
+        self._large = [0, 0]
         # Per client: [slots, bytes] it holds.
         self._held: dict[str, list[int]] = {}
 
@@ -123,8 +141,9 @@ class DecisionSlots:
     def take(self, body_bytes: int, client: str = "") -> Slot | None:
         """A slot for a request of `client` whose body has `body_bytes`; None at capacity or
         past the client's share."""
+        pool = self._small if body_bytes <= self._small_body_bytes else self._large
         if self._in_flight >= self._limit or (
-            self._in_flight > 0 and self._bytes + body_bytes > self._byte_limit
+            pool[0] > 0 and pool[1] + body_bytes > self._byte_limit
         ):
             self._on_reject()
             return None
@@ -140,6 +159,8 @@ class DecisionSlots:
             held = self._held[client] = [0, 0]
         held[0] += 1
         held[1] += body_bytes
+        pool[0] += 1
+        pool[1] += body_bytes
         self._in_flight += 1
         self._bytes += body_bytes
         return Slot(self, body_bytes, client)
@@ -148,6 +169,9 @@ class DecisionSlots:
         """Called by `Slot.give_back` only."""
         self._in_flight -= 1
         self._bytes -= slot.body_bytes
+        pool = self._small if slot.body_bytes <= self._small_body_bytes else self._large
+        pool[0] -= 1
+        pool[1] -= slot.body_bytes
         held = self._held.get(slot.client)
         if held is not None:
             held[0] -= 1

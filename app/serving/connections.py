@@ -8,13 +8,17 @@ older connection is closed instead, chosen so that the abuser pays:
 - past `max_per_client` connections from one address, one of that client's own;
 - past `max_connections` in all, one of the client that holds the most connections.
 
-Within the chosen client, by rank (`HeldConnection.eviction_rank`): first a connection whose
+Connections are counted from accept, before their TLS handshake. Within the chosen client, by
+rank (`HeldConnection.eviction_rank`): first a connection still in its handshake (it has asked
+for nothing, and a flood of silent connections is made of these), then one whose
 answer cannot be written because its client does not read (`write_stall`), then one whose
 request head or body is still arriving (a slow client), then one that never carried a request,
 then one idle after an answer (the API server's parked keep-alive connections, which it may be
 about to reuse), oldest first within a rank. A connection whose request is being decided or
-answered is never closed: that would fail a call the API server made. Only when every candidate
-is busy is the newcomer itself closed.
+answered is never closed: that would fail a call the API server made. Past `max_connections`,
+when every connection of the client holding the most is busy, one of another client holding
+more than the newcomer's goes instead (the most connections first); only when every candidate is
+busy is the newcomer itself closed.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 # Ranks of `HeldConnection.eviction_rank`, lowest closed first.
-RANK_STUCK: Final = 0
-RANK_ARRIVING: Final = 1
-RANK_UNUSED: Final = 2
-RANK_IDLE: Final = 3
+RANK_HANDSHAKE: Final = 0
+RANK_STUCK: Final = 1
+RANK_ARRIVING: Final = 2
+RANK_UNUSED: Final = 3
+RANK_IDLE: Final = 4
 
 REASON_PER_CLIENT: Final = "max-connections-per-client"
 REASON_TOTAL: Final = "max-connections"
@@ -76,10 +81,10 @@ class ConnectionTable:
         held[connection] = None
         self._count += 1
         if len(held) > self._max_per_client:
-            self._evict_one(client, held, connection, REASON_PER_CLIENT)
+            victim = self._pick(held, connection)
+            self._evict(client, connection if victim is None else victim, REASON_PER_CLIENT)
         if self._count > self._max_total:
-            biggest = max(self._clients, key=lambda name: len(self._clients[name]))
-            self._evict_one(biggest, self._clients[biggest], connection, REASON_TOTAL)
+            self._evict_for_total(connection, client)
 
     def discard(self, connection: HeldConnection, client: str) -> None:
         """Forget a closed connection (a no-op if it was evicted, and so forgotten, already)."""
@@ -97,14 +102,32 @@ class ConnectionTable:
         self._on_evict(reason)
         connection.evict(reason)
 
-    def _evict_one(
-        self,
-        client: str,
-        held: dict[HeldConnection, None],
-        newcomer: HeldConnection,
-        reason: str,
-    ) -> None:
-        victim = newcomer
+    def _evict_for_total(self, newcomer: HeldConnection, newcomer_client: str) -> None:
+        """Past `max_total`: one of the client holding the most; when every one of its
+        connections is busy, one of another client holding more than the newcomer's (the most
+        first), so that a client never makes room for itself at a smaller one's expense; only
+        when every candidate is busy, the newcomer."""
+        biggest = max(self._clients, key=lambda name: len(self._clients[name]))
+        victim = self._pick(self._clients[biggest], newcomer)
+        if victim is not None:
+            self._evict(biggest, victim, REASON_TOTAL)
+            return
+        mine = self._clients.get(newcomer_client)
+        own = len(mine) if mine is not None else 0
+        for name in sorted(self._clients, key=lambda name: -len(self._clients[name])):
+            if len(self._clients[name]) <= own:
+                break
+            if name != biggest:
+                victim = self._pick(self._clients[name], newcomer)
+                if victim is not None:
+                    self._evict(name, victim, REASON_TOTAL)
+                    return
+        self._evict(newcomer_client, newcomer, REASON_TOTAL)
+
+    @staticmethod
+    def _pick(held: dict[HeldConnection, None], newcomer: HeldConnection) -> HeldConnection | None:
+        """The connection of `held` to close first (lowest rank, oldest), None if all are busy."""
+        victim: HeldConnection | None = None
         best: int | None = None
         for connection in held:
             if connection is newcomer:
@@ -112,8 +135,11 @@ class ConnectionTable:
             rank = connection.eviction_rank()
             if rank is not None and (best is None or rank < best):
                 victim, best = connection, rank
-                if rank == RANK_STUCK:
+                if rank == RANK_HANDSHAKE:
                     break
+        return victim
+
+    def _evict(self, client: str, victim: HeldConnection, reason: str) -> None:
         # Forgotten before it is closed: a TLS connection reports its loss only later, and the
         # next newcomer must not count it (nor pick it) again.
         self.discard(victim, client)

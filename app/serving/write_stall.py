@@ -5,8 +5,8 @@ high-water mark and pauses writing, and uvicorn's `send` waits for it to drain, 
 request keeps its decision slot and its answer's memory meanwhile: 256 connections that pipeline
 requests with large answers and never read would hold every slot. So from the moment writing
 pauses the connection has `--write-timeout` seconds to resume, or it is aborted (which gives its
-slot back); and while paused it is the first connection closed to make room for another
-(`connections.RANK_STUCK`), before any newcomer.
+slot back); and while paused it is among the first connections closed to make room for another
+(`connections.RANK_STUCK`, after handshakes still under way), before any newcomer.
 """
 
 from __future__ import annotations

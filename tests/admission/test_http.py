@@ -174,12 +174,23 @@ async def test_bodies_without_uid_get_400_and_a_review(body: bytes) -> None:
     assert answer["response"]["status"]["code"] == 400
 
 
-async def test_oversized_body_is_413() -> None:
-    body = review(promotion({"big": "x" * 4096}))
+async def test_oversized_body_is_denied_413_with_its_uid() -> None:
+    """The uid is read from the body's start: a denial the API server can match, HTTP 200."""
+    body = review(promotion({"big": "x" * 4096}), uid="big-1")
+    code, answer = await _post(PROMOTION_VALIDATE_PATH, body, max_body_bytes=2048)
+    assert code == 200
+    assert answer["response"]["uid"] == "big-1"
+    assert answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["code"] == 413
+    assert "2048" in answer["response"]["status"]["message"]
+
+
+async def test_oversized_body_without_a_uid_at_its_start_is_413() -> None:
+    body = b'{"padding":"' + b"x" * 4096 + b'"}'
     code, answer = await _post(PROMOTION_VALIDATE_PATH, body, max_body_bytes=2048)
     assert code == 413
+    assert answer["response"]["uid"] == ""
     assert answer["response"]["allowed"] is False
-    assert "2048" in answer["response"]["status"]["message"]
 
 
 async def test_wrong_content_type_is_415() -> None:

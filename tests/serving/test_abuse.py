@@ -161,3 +161,31 @@ def test_answers_never_read_lose_their_connection_not_the_slots(
     assert expected >= 1
     assert closed >= 1
     assert peak[0] <= MAX_RSS_MIB
+
+
+def test_reviews_that_fill_the_byte_limit_in_pairs_from_four_addresses(
+    start_server: StartServer, context: ssl.SSLContext
+) -> None:
+    """F1: four attacker addresses, two connections each, post reviews of just under half the
+    decision bytes (--max-decision-bytes, 5 MiB) back to back: two of them, one decided and one
+    waiting for the worker, left fewer bytes than a small review has, and every one of the API
+    server's reviews was refused with 429 (12 of 12). Small bodies have bytes of their own."""
+    server = start_server()
+    body = slow_to_decide_review("half", policies=33_500)
+    body += b" " * (5 * 1024 * 1024 // 2 - 16 - len(body))  # JSON allows trailing blanks
+    path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
+    request = head("POST", path, content_length=len(body)) + body
+    attackers = [
+        post_back_to_back(server.port, context, f"127.0.1.{40 + i // 2}", request) for i in range(8)
+    ]
+    with peak_rss(server) as peak, attack(8, lambda i, stop: attackers[i](i, stop)):
+        time.sleep(0.5)  # the attack is under way
+        with legit_client(server.port, context) as legit:
+            time.sleep(ATTACK_S + 2)  # a review takes longer under this load: 10 or more
+    print(
+        f"\n4 addresses posting {len(body) / 1e6:.2f} MB reviews in pairs: {legit.summary()}; "
+        f"peak RSS {peak[0]:.0f} MiB; "
+        f"{server.metric('krw_overload_rejections_total'):.0f} attacker requests refused"
+    )
+    legit.assert_served()
+    assert peak[0] <= MAX_RSS_MIB

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import orjson
 import pytest
 
 from app.kargo.constants import PROMOTION_MUTATE_PATH
 from tests.serving.clients import (
+    Response,
     admission_request,
     connection,
     exchange,
@@ -164,15 +166,40 @@ def test_the_header_clock_starts_with_the_first_byte_not_the_connection(
 def test_body_deadline_answers_408_and_closes(
     strict: ServerProcess, context: ssl.SSLContext
 ) -> None:
+    """The first 20 bytes hold no uid: HTTP 408, with an AdmissionReview whose uid is empty."""
     tls, _ = hold_body(strict.port, context, "stalled-body")
     with tls:
         started = time.monotonic()
         response = read_response(tls)
         elapsed = time.monotonic() - started
         assert response.status == 408
+        answer = orjson.loads(response.body)["response"]
+        assert (answer["uid"], answer["allowed"], answer["status"]["code"]) == ("", False, 408)
         assert response.closes
         assert seconds_until_closed(tls, limit=5) < 2.0
     assert 0.3 <= elapsed < 2.0
+
+
+def denial_of(response: Response) -> tuple[str, int]:
+    """(uid, status code) of a denial answered HTTP 200."""
+    assert response.status == 200, response
+    answer = orjson.loads(response.body)["response"]
+    assert answer["allowed"] is False
+    return answer["uid"], answer["status"]["code"]
+
+
+def test_a_body_late_past_its_uid_is_denied_408_with_the_uid(
+    strict: ServerProcess, context: ssl.SSLContext
+) -> None:
+    """The API server's uid is in the part that arrived: the 408 is a denial the API server
+    can match to its call (HTTP 200, its uid, code 408), and the connection closes."""
+    body = review_body("late-body-uid")
+    with open_tls(strict.port, context) as tls:
+        tls.sendall(head("POST", PROMOTION_MUTATE_PATH, content_length=len(body)) + body[:200])
+        response = read_response(tls)
+        assert denial_of(response) == ("late-body-uid", 408)
+        assert response.closes
+        assert seconds_until_closed(tls, limit=5) < 2.0
 
 
 # --- sizes -------------------------------------------------------------------------------------
@@ -224,6 +251,29 @@ def test_a_body_declared_over_the_limit_gets_413_without_being_read(
         # The rest of the body is not read: the answer closes the connection.
         assert response.closes
         assert seconds_until_closed(tls, limit=5) < 2.0
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_a_body_over_the_limit_is_denied_413_with_its_uid(
+    strict: ServerProcess, context: ssl.SSLContext, chunked: bool
+) -> None:
+    """A review over the limit whose start carries the uid, as the API server writes it: a
+    denial with its uid and code 413 (HTTP 200), at once, and the connection closes."""
+    start = review_body("too-large-uid")[:-2]  # the review, left open for the filler
+    with open_tls(strict.port, context) as tls:
+        if chunked:
+            filler = b"%x\r\n%s\r\n" % (70_000, b" " * 70_000)
+            request = head("POST", PROMOTION_MUTATE_PATH, chunked=True)
+            request += b"%x\r\n%s\r\n" % (len(start), start) + filler
+        else:
+            request = head("POST", PROMOTION_MUTATE_PATH, content_length=10 * 1024 * 1024)
+            request += start
+        started = time.monotonic()
+        tls.sendall(request)
+        response = read_response(tls)
+        assert time.monotonic() - started < 1.0
+        assert denial_of(response) == ("too-large-uid", 413)
+        assert response.closes
 
 
 def test_an_endless_chunked_body_is_cut_off_with_413(

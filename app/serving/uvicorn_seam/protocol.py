@@ -14,19 +14,25 @@ The connection protocol, per connection:
 - the application starts only once the request's body is complete (uvicorn starts it at the
   headers): until then the body is buffered here, counted against the body budget, and the
   request holds no task and no decision slot. Two exceptions start it early, so that it can
-  refuse at once with its own 413: a declared `Content-Length` over `max_body_bytes`, and a body
-  that has grown past it. A client that sent `Expect: 100-continue` is told to continue here.
+  refuse at once with its own 413: a declared `Content-Length` over `max_body_bytes` (once the
+  first part of the body is there, where the API server writes the review's uid, or at once for
+  a client waiting for `100 Continue`), and a body that has grown past the limit. Started early,
+  its first `receive` returns at once what has arrived. A client that sent
+  `Expect: 100-continue` is told to continue here.
 - when the body is complete the request takes a decision slot (`DecisionSlots`); at capacity the
   server's overload application answers instead (an AdmissionReview denial, code 429). Probes
   and metrics take no slot.
 - the loop time at which the headers were complete is put into the scope under
   `arrival_key`, so that the request's one deadline (the API server's `?timeout=`) counts the
   time its body took to arrive.
-- the connection is entered in the `ConnectionTable` once its TLS handshake is done; it may be
-  closed to make room for another (`evict`), never while one of its requests is being decided
-  or answered.
+- the connection is entered in the `ConnectionTable` when it is accepted, before its TLS
+  handshake (`accepted`, called by `accept._Accept`; without TLS, at `connection_made`); it may
+  be closed to make room for another (`evict`), a handshake still under way first, never while
+  one of its requests is being decided or answered.
 - a header deadline and a body deadline (`app.serving.deadlines`); on a body deadline, a request
-  that has no answer yet gets 408, and the connection is closed.
+  held for its body is given to `Admission.body_late` with the part that arrived (an admission
+  path answers an AdmissionReview with code 408, and the uid if that part carries it), a
+  request whose application already runs gets a plain 408; the connection is closed after.
 - a head size limit (`max_header_bytes`): the head is counted as raw bytes before the parser
   sees them, so neither httptools nor uvicorn ever buffers more than the limit; a larger head
   gets 431 and the connection is closed.
@@ -51,9 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import httptools
 from uvicorn._types import ASGI3Application
@@ -65,50 +69,26 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from app.serving.body_budget import BodyBudget
-from app.serving.concurrency import EXEMPT_PATHS, DecisionSlots, Slot
+from app.serving.concurrency import EXEMPT_PATHS, Slot
 from app.serving.connections import (
     RANK_ARRIVING,
+    RANK_HANDSHAKE,
     RANK_IDLE,
     RANK_STUCK,
     RANK_UNUSED,
-    ConnectionTable,
 )
 from app.serving.deadlines import ConnectionLimits, RequestClock
 from app.serving.keepalive import IdleTimer
 from app.serving.single_write import BodyFollows, HeadWithBody
+from app.serving.uvicorn_seam.shared import Admission, DrainFlag
 from app.serving.write_stall import REASON_WRITE_TIMEOUT, WriteStall
 
 # Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
 # transport does not import the layers above it.
 _log = logging.getLogger("kargo_rollback_webhook.connections")
 
-
-class DrainFlag(Protocol):
-    """Where the protocol reads whether the server is draining (`Health` in the app)."""
-
-    @property
-    def draining(self) -> bool: ...
-
-
 # The application type uvicorn calls (the scope and messages are typed dicts there).
 AsgiApp = ASGI3Application
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """What every connection of one server shares: the limits that span connections."""
-
-    connections: ConnectionTable
-    bodies: BodyBudget
-    slots: DecisionSlots
-    # Answers a request that found no decision slot (an AdmissionReview denial with code 429).
-    overloaded: Callable[..., Awaitable[None]]
-    # The scope key that receives the loop time at which a request's headers were complete.
-    arrival_key: str
-    # The scope key that receives the request's `Slot`: the application keeps it (`Slot.keep`)
-    # past its answer while a worker still holds the request.
-    keep_key: str = "kargo_rollback_webhook.keep_slot"
 
 
 def body_follows_of(cycle: RequestResponseCycle) -> BodyFollows:
@@ -161,9 +141,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # The request whose body is still arriving, and the application it will be given.
         self._held: tuple[RequestResponseCycle, AsgiApp] | None = None
         # Whether the held request's body is entered in the body budget; whether its declared
-        # length was checked against the limit.
+        # length is over the limit (None until checked).
         self._in_budget = False
-        self._length_checked = False
+        self._declared_over: bool | None = None
         # The decision slot of the request being decided or answered on this connection.
         self._slot: Slot | None = None
         # Aborts the connection when an answer cannot be written in time (`pause_writing`).
@@ -173,17 +153,39 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # Whether a request ever started on this connection (for `eviction_rank`).
         self._used = False
         self._client_key = ""
+        # The TCP transport while the TLS handshake is under way (`accepted` to `connection_made`).
+        self._handshake: asyncio.Transport | None = None
+        self._counted = False
 
     # --- connection -------------------------------------------------------------------------
 
+    def accepted(self, transport: asyncio.Transport) -> None:
+        """The connection was accepted and its TLS handshake starts (`accept._Accept`): it is
+        counted from now on, and may close an older connection (or this one, when every other is
+        busy)."""
+        self._handshake = transport
+        peer = transport.get_extra_info("peername")
+        self._client_key = str(peer[0]) if isinstance(peer, tuple) else ""
+        self._counted = True
+        self.admission.connections.add(self, self._client_key)
+
+    def handshake_ended(self) -> None:
+        """The handshake is over; if `connection_made` never ran, the connection is gone."""
+        if self._handshake is not None:
+            self._handshake = None
+            self.admission.connections.discard(self, self._client_key)
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._handshake = None
         # uvicorn arms the keep-alive timer only after a response; a connection on which no
         # request ever arrives would otherwise stay open for good.
         self._idle.idle()
-        self._client_key = self.client[0] if self.client else ""
-        # May close an older connection, or this one when every other is busy.
-        self.admission.connections.add(self, self._client_key)
+        if not self._counted:  # no TLS: accepted just now
+            self._counted = True
+            self._client_key = self.client[0] if self.client else ""
+            # May close an older connection, or this one when every other is busy.
+            self.admission.connections.add(self, self._client_key)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # Both hold methods of this connection: closed, they let go of them, so that nothing
@@ -317,7 +319,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is previous:  # an upgrade request; nothing was started
             return
-        self._length_checked = False
+        self._declared_over = None
         # An extra scope key, as ASGI allows; the typed dict does not list it.
         self.scope[self.admission.arrival_key] = self._clock.body_begun()  # type: ignore[literal-required]
         # Until the body is complete a response must close the connection (module docstring);
@@ -380,15 +382,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _body_still_arriving(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
         """After a read that left the held request's body incomplete."""
         size = len(cycle.body)
-        if size > self.limits.max_body_bytes or self._declared_too_large(cycle):
-            # Started now, without a slot: the application refuses it (413) from its headers or
-            # its first part, and the answer closes the connection (`on_headers_complete`).
-            self._held = None
-            if self._in_budget:
-                self._in_budget = False
-                self.admission.bodies.release(self)
-            self._used = True
-            super()._start_asgi_task(cycle, app)
+        if size > self.limits.max_body_bytes or (
+            self._declared_too_large(cycle) and (size > 0 or cycle.waiting_for_100_continue)
+        ):
+            # Started now, without a slot: the application refuses it (413) from its headers and
+            # the part that arrived, and the answer closes the connection (`on_headers_complete`).
+            self._start_unfinished(cycle, app)
             return
         if cycle.waiting_for_100_continue:
             # uvicorn sends this when the application first asks for the body; here the body
@@ -398,17 +397,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_budget = True
         self.admission.bodies.update(self, size)
 
+    def _start_unfinished(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
+        """Start `app` on a request whose body is incomplete, to refuse it; its first `receive`
+        returns what has arrived, at once."""
+        self._held = None
+        if self._in_budget:
+            self._in_budget = False
+            self.admission.bodies.release(self)
+        self._used = True
+        cycle.message_event.set()
+        super()._start_asgi_task(cycle, app)
+
     def _declared_too_large(self, cycle: RequestResponseCycle) -> bool:
-        if self._length_checked:
-            return False
-        self._length_checked = True
-        for name, value in cycle.scope["headers"]:
-            if name == b"content-length":
-                try:
-                    return int(value) > self.limits.max_body_bytes
-                except ValueError:
-                    return False  # httptools refuses a malformed length before this
-        return False
+        over = self._declared_over
+        if over is None:
+            over = False
+            for name, value in cycle.scope["headers"]:
+                if name == b"content-length":
+                    # httptools refuses a malformed length before this
+                    over = value.isdigit() and int(value) > self.limits.max_body_bytes
+            self._declared_over = over
+        return over
 
     def _give_back_slot(self) -> None:
         slot = self._slot
@@ -436,6 +445,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # --- eviction (app.serving.connections, app.serving.body_budget) ------------------------
 
     def eviction_rank(self) -> int | None:
+        if self._handshake is not None:
+            return RANK_HANDSHAKE  # nothing asked of it yet, nothing to lose
         if self.flow.write_paused:
             return RANK_STUCK  # its client does not read its answers
         if self._slot is not None or self.pipeline:
@@ -454,8 +465,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             extra={"fields": {"client": _peer(self.client), "reason": reason}},
         )
         # Aborted, not closed: a TLS close waits up to 30 s for the peer's close_notify, and a
-        # client that opened connections to hold memory would not send it.
-        self.transport.abort()
+        # client that opened connections to hold memory would not send it. In its handshake,
+        # the TCP transport under the TLS protocol.
+        (self._handshake or self.transport).abort()
 
     # --- drain and shutdown -----------------------------------------------------------------
 
@@ -500,6 +512,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             extra={"fields": {"client": _peer(self.client), "limit_s": self.limits.body_timeout}},
         )
         cycle = self.cycle
+        held = self._held
+        late = self.admission.body_late
+        if held is not None and held[0] is cycle and late is not None:
+            # The application never started: what answers instead reads the part that arrived
+            # (for the uid); nothing more is read, and the answer closes the connection.
+            self.flow.pause_reading()
+            cycle.keep_alive = False
+            self._start_unfinished(cycle, late)
+            return
         if cycle is not None and not cycle.response_started:
             # The application waits for the rest of the body; it gets a disconnect instead and
             # whatever it sends from now on is dropped (uvicorn ignores sends once disconnected).

@@ -25,7 +25,8 @@ exits with 128 + the signal number, as a shell reports a process killed by that 
 
 uvicorn's `Server` is subclassed at its documented-by-code seams: `handle_exit` (installed with
 `signal.signal`, so it runs on the main thread between bytecodes; it only sets attributes),
-`on_tick` (the main loop's 0.1 s heartbeat, where the drain deadline is checked), `startup` and
+`on_tick` (the main loop's 0.1 s heartbeat, where the drain deadline is checked), `startup` (where
+the listener is created without `ssl=`, each connection starting its TLS at accept: `accept`) and
 `shutdown`. uvicorn itself would stop at the first signal and re-raise it after shutdown (making
 a clean exit look like a kill); neither happens here.
 """
@@ -33,7 +34,6 @@ a clean exit look like a kill); neither happens here.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import signal
 import socket
@@ -43,6 +43,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from app.serving.uvicorn_seam.accept import counted_from_accept
 
 # Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
 # transport does not import the layers above it.
@@ -131,14 +133,24 @@ class GracefulServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = loop = asyncio.get_running_loop()
-        if self._handshake_timeout is not None and self.config.ssl is not None:
-            # uvicorn calls `create_server` with no handshake timeout, so the loop's 60 s holds:
-            # a connection that never finishes its handshake is not yet one of uvicorn's (nor
-            # counted against the connection limits), and costs a descriptor for a minute.
-            # The listener is created here, once; the loop's own method is restored after.
-            loop.create_server = functools.partial(  # type: ignore[method-assign]
-                loop.create_server, ssl_handshake_timeout=self._handshake_timeout
-            )
+        context = self.config.ssl
+        if context is not None:
+            # uvicorn passes `ssl=` to `create_server`, and the loop then calls the protocol's
+            # `connection_made` only after the handshake: a connection in its handshake would
+            # not be counted against the connection limits, and would be held for the loop's
+            # default minute. The listener is created here, once, without `ssl=`; each accepted
+            # connection starts its TLS itself (`accept`). The loop's own method is restored after.
+            create_server = loop.create_server
+            timeout = self._handshake_timeout
+
+            def create_tls_server(
+                protocol_factory: Callable[[], Any], *args: Any, ssl: Any = None, **kwargs: Any
+            ) -> Coroutine[Any, Any, asyncio.Server]:
+                if ssl is not None:
+                    protocol_factory = counted_from_accept(loop, protocol_factory, ssl, timeout)
+                return create_server(protocol_factory, *args, **kwargs)
+
+            loop.create_server = create_tls_server  # type: ignore[method-assign]
             try:
                 await super().startup(sockets=sockets)
             finally:

@@ -16,7 +16,9 @@ from app.serving.body_budget import BodyBudget
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import (
     RANK_ARRIVING,
+    RANK_HANDSHAKE,
     RANK_IDLE,
+    RANK_STUCK,
     RANK_UNUSED,
     REASON_PER_CLIENT,
     REASON_TOTAL,
@@ -131,6 +133,30 @@ def test_one_body_alone_is_never_dropped_by_the_budget() -> None:
     assert not alone.evicted
 
 
+def test_small_bodies_have_bytes_of_their_own() -> None:
+    """Two large bodies fill the byte limit; a small one still finds room, against a limit of
+    the small ones' own."""
+    slots = DecisionSlots(
+        limit=100,
+        byte_limit=100,
+        on_reject=lambda: None,
+        clients=lambda: 3,
+        min_byte_share=1000,  # shares aside
+        small_body_bytes=10,
+    )
+    large = [slots.take(49, "attacker-1"), slots.take(50, "attacker-2")]
+    assert None not in large
+    assert slots.take(11, "api-server") is None  # a large one: over the limit
+    small = [slots.take(10, "api-server") for _ in range(10)]
+    assert None not in small
+    assert slots.take(10, "api-server") is None  # the small ones' own limit
+    for slot in small:
+        assert slot is not None
+        slot.give_back()
+    assert (slots.in_flight, slots.bytes_in_flight) == (2, 99)
+    assert slots.take(1, "api-server") is not None
+
+
 # --- ConnectionTable ---------------------------------------------------------------------------
 
 
@@ -174,6 +200,41 @@ def test_past_the_total_the_biggest_client_pays_and_busy_connections_are_kept() 
     # The flooder holds the most; of its connections, the never-used one goes before the idle.
     assert flooder[1].evicted == [REASON_TOTAL]
     assert not any(conn.evicted for conn in api_server)
+
+
+def test_a_connection_still_in_its_handshake_is_closed_first_and_never_the_newcomer() -> None:
+    table = ConnectionTable(max_total=100, max_per_client=3, on_evict=lambda _: None)
+    stuck, handshaking, idle = Held(RANK_STUCK), Held(RANK_HANDSHAKE), Held(RANK_IDLE)
+    for conn in (stuck, handshaking, idle):
+        table.add(conn, "10.0.0.66")
+    newcomer = Held(RANK_HANDSHAKE)  # itself in its handshake, as every newcomer is
+    table.add(newcomer, "10.0.0.66")
+    assert handshaking.evicted == [REASON_PER_CLIENT]
+    assert [c.evicted for c in (stuck, idle, newcomer)] == [[], [], []]
+
+
+def test_past_the_total_a_bigger_client_pays_when_the_biggest_is_all_busy() -> None:
+    table = ConnectionTable(max_total=8, max_per_client=10, on_evict=lambda _: None)
+    flooder = [Held(None) for _ in range(4)]  # every one of them being decided
+    crowd = [Held(RANK_IDLE), Held(RANK_IDLE), Held(RANK_IDLE)]
+    api_server = Held(RANK_IDLE)
+    for conn in flooder:
+        table.add(conn, "10.0.0.66")
+    for conn in crowd:
+        table.add(conn, "10.0.0.7")
+    table.add(api_server, "10.0.0.1")
+    newcomer = Held(RANK_HANDSHAKE)
+    table.add(newcomer, "10.0.0.1")
+    # Not the newcomer: one of the next biggest client's, which holds more than the newcomer's.
+    assert crowd[0].evicted == [REASON_TOTAL]
+    assert not newcomer.evicted
+    assert not api_server.evicted
+    # The flooder's own newcomer never makes room at the expense of a smaller client.
+    flood_newcomer = Held(RANK_HANDSHAKE)
+    table.add(flood_newcomer, "10.0.0.66")
+    assert flood_newcomer.evicted == [REASON_TOTAL]
+    assert not crowd[1].evicted
+    assert not api_server.evicted
 
 
 def test_when_every_other_connection_is_busy_the_newcomer_is_closed() -> None:
