@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+import app.routing
 from app.kargo.constants import PROMOTION_MUTATE_PATH
 from tests.serving.clients import head, open_tls, read_response
 from tests.support.reviews import project_config, promotion, review
@@ -26,6 +27,12 @@ from tests.support.server import ServerProcess
 
 LEGIT_SOURCE = "127.0.0.1"
 LEGIT_TIMEOUT_S = 5.0
+# The promptness target (99% of the legitimate reviews within 1 s) is the compiled build's: the
+# one `make test` and the image run. `make test-lowest` serves the same code interpreted, several
+# times slower per request and sharing the CPUs with the attackers' threads, so there it is 2 s.
+# Nothing else is relaxed: none refused or dropped, each within its `?timeout=`.
+COMPILED = (app.routing.__file__ or "").endswith(".so")
+PROMPT_S = 1.0 if COMPILED else 2.0
 
 
 @dataclass
@@ -51,18 +58,20 @@ class Legit:
 
     def summary(self) -> str:
         return (
-            f"{self.count} legitimate reviews: {self.within(1.0)} answered 200 within 1 s, "
+            f"{self.count} legitimate reviews: {self.within(PROMPT_S)} answered 200 within "
+            f"{PROMPT_S:g} s, "
             f"{self.refused()} refused, {len(self.failures)} failed, "
             f"slowest {self.slowest() * 1000:.0f} ms"
         )
 
     def assert_served(self) -> None:
-        """The targets: none refused or dropped, each within its `?timeout=`, 99% within 1 s."""
+        """The targets: none refused or dropped, each within its `?timeout=`, 99% within
+        `PROMPT_S` (1 s for the compiled build)."""
         assert self.count >= 10, self.summary()
         assert not self.failures, self.failures[:3]
         assert self.refused() == 0, [a for a in self.answers if a[0] != 200 or a[1]][:3]
         assert self.slowest() < LEGIT_TIMEOUT_S, self.summary()
-        assert self.count - self.within(1.0) <= self.count // 100, self.summary()
+        assert self.count - self.within(PROMPT_S) <= self.count // 100, self.summary()
 
 
 def legit_review(port: int, context: ssl.SSLContext, uid: str) -> tuple[int, int | None, float]:
