@@ -25,9 +25,9 @@ from app.kargo.constants import (
     PROMOTION_MUTATE_PATH,
     PROMOTION_VALIDATE_PATH,
 )
+from app.kargo.identity import ControllerIdentity
 from app.observability import Observability, package_version
 from app.routing import Application
-from app.webhooks.identity import ControllerIdentity
 from app.webhooks.projectconfig import PROJECT_CONFIG_GVK, decide_project_config
 from app.webhooks.promotion import PROMOTION_GVK, PromotionGuard
 

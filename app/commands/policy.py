@@ -9,7 +9,7 @@ answer of `app.webhooks.promotion.validate_promotion`, decision for decision:
 - a user other than the configured usernames may not set `kargo.akuity.io/rollback` on CREATE
   (whatever its value), nor add, change or remove it on UPDATE;
 - usernames are compared exactly with `request.userInfo.username` (`in` on a list of string
-  literals: no prefixes, regexes or groups; see `app.webhooks.identity` for why);
+  literals: no prefixes, regexes or groups; see `app.kargo.identity` for why);
 - other keys, look-alikes included, and other operations are not its business.
 
 `tests/test_policy.py` evaluates this CEL over the same table of cases as the webhook's tests and

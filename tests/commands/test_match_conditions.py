@@ -36,7 +36,7 @@ from app.commands.match_conditions import (
     project_config_match_conditions,
     promotion_match_conditions,
 )
-from app.webhooks.identity import ControllerIdentity
+from app.kargo.identity import ControllerIdentity
 from app.webhooks.projectconfig import decide_project_config
 from app.webhooks.promotion import GuardMode, mutate_promotion, validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review

@@ -12,7 +12,7 @@ import pytest
 
 from app.admission.responses import encode_response
 from app.admission.review import decode_review
-from app.webhooks.identity import ControllerIdentity
+from app.kargo.identity import ControllerIdentity
 from app.webhooks.promotion import mutate_promotion, validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, promotion, review
 from tests.webhooks.annotation_cases import ANNOTATION_CASES, AnnotationCase
