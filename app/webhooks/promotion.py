@@ -154,12 +154,7 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
 
 @final
 class PromotionGuard:
-    """Both answers bound to the controller's identity and the mode, for the dispatch table.
-
-    Its bound methods are the policies: called with the request alone, they reach the
-    functions above by a direct call (a `functools.partial` with keywords would parse its
-    keywords again on every request).
-    """
+    """Both answers bound to the controller's identity and the mode, for the dispatch table."""
 
     __slots__ = ("_is_controller", "_mode")
 

@@ -14,10 +14,11 @@ import pytest
 
 from app.admission.responses import encode_response
 from app.admission.review import decode_review
+from app.admission.validating import AUDIT_KEY, MAX_UNENFORCED_SHOWN, ValidatingWebhook
 from app.k8s.ratcheting import ratchet
 from app.k8s.warnings import MAX_WARNING_CHARS, clip_warning
 from app.kargo.projectconfig import validate_project_config
-from app.webhooks.projectconfig import AUDIT_KEY, MAX_UNENFORCED_SHOWN, decide_project_config
+from app.webhooks.projectconfig import ProjectConfigRules
 from tests.support.reviews import project_config, review
 from tests.webhooks.projectconfig_cases import (
     BAD,
@@ -30,12 +31,14 @@ from tests.webhooks.projectconfig_cases import (
     refresh,
 )
 
+decide_project_config = ValidatingWebhook(ProjectConfigRules(schema="any")).decide
+
 
 def decide(case: Case) -> tuple[Any, dict[str, Any]]:
     operation = "CREATE" if case.old is None else "UPDATE"
     body = review(case.new, operation=operation, old=case.old, kind="ProjectConfig")
     req = decode_review(orjson.dumps(body))
-    decision = decide_project_config(req, schema="any")
+    decision = decide_project_config(req)
     answer = orjson.loads(encode_response(req.api_version, req.uid, decision))["response"]
     return decision, answer
 
@@ -80,7 +83,7 @@ def test_many_old_errors_give_bounded_warnings_and_audit() -> None:
 def test_delete_and_connect_are_not_validated() -> None:
     for operation in ("DELETE", "CONNECT"):
         body = review(None, operation=operation, old=BAD, kind="ProjectConfig")
-        decision = decide_project_config(decode_review(orjson.dumps(body)), schema="any")
+        decision = decide_project_config(decode_review(orjson.dumps(body)))
         assert decision.allowed
         assert decision.reason == "not-validated-operation"
 
