@@ -24,7 +24,7 @@ from app.admission import responses as rsp
 from app.admission.patch import PatchOp, add, pointer, remove, replace
 from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.k8s import status as st
-from app.k8s.field import MAX_QUOTED_VALUE_CHARS, FieldError, clip
+from app.k8s.field import MAX_QUOTED_VALUE_CHARS, ErrorList, FieldError, clip
 from app.kargo.constants import (
     GROUP,
     PROMOTION_KIND,
@@ -145,7 +145,7 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
             resource=PROMOTION_RESOURCE,
             name=req.name,
             detail=error.detail,
-            errors=[error],
+            errors=ErrorList.of(error),
         ),
         audit={AUDIT_KEY: f"denied: {assessed.verb} by {_user(req)}"},
         guard_action="denied",

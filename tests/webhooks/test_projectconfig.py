@@ -104,9 +104,9 @@ def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, An
     new = edited(old, add_label, refresh)
     errors = validate_project_config(new, operation="UPDATE", schema="any").errors
     old_errors = validate_project_config(old, operation="UPDATE", schema="any").errors
-    split = ratchet(list(errors), list(old_errors), obj=new, old_obj=old)
+    split = ratchet(errors, old_errors, obj=new, old_obj=old)
     assert errors
-    assert split.enforced == []
+    assert not split.enforced
     decision, answer = decide(Case(new, old))
     assert decision.reason == "existing-errors"
     expected = [clip_warning(f"unchanged, not enforced: {e}") for e in split.kept]
