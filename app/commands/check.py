@@ -32,7 +32,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, get_args
 
 import yaml
 
@@ -48,7 +48,7 @@ from app.commands.report import (
     Report,
     Severity,
 )
-from app.config import OPTIONS
+from app.config import CONTROLLER_USERNAME
 from app.k8s.field import ErrorType, FieldPath
 from app.k8s.status import OMITTED_ERRORS_REASON, omitted_errors_message
 from app.kargo.constants import (
@@ -362,16 +362,6 @@ def check_paths(
 
 # --- the command --------------------------------------------------------------------------------
 
-_USERNAME_OPTION: Final = next(o for o in OPTIONS if o.name == "controller-username")
-
-
-def _username(raw: str) -> str:
-    try:
-        _USERNAME_OPTION.parse(raw)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return raw
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `check` command to the main CLI's subparsers."""
@@ -408,7 +398,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--as",
         dest="username",
-        type=_username,
+        type=CONTROLLER_USERNAME.argument,
         default=DEFAULT_CHECK_USER,
         metavar="USER",
         help=f"the user Promotions are checked for (default {DEFAULT_CHECK_USER}: not the "
@@ -417,7 +407,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--controller-username",
         dest="controller_usernames",
-        type=_username,
+        type=CONTROLLER_USERNAME.argument,
         action="append",
         default=None,
         metavar="USERNAME",
@@ -426,7 +416,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     command.add_argument(
         "--autorollback-schema",
-        choices=("any", "seed", "upstream"),
+        choices=get_args(AutoRollbackSchema),
         default="any",
         help="which autoRollback shape(s) to accept (default any)",
     )

@@ -14,7 +14,7 @@ admission types.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, final
+from typing import Final, Literal, final
 
 from app.k8s.field import (
     MAX_QUOTED_VALUE_CHARS,
@@ -28,6 +28,10 @@ from app.k8s.field import (
 )
 from app.kargo.constants import ROLLBACK_ANNOTATION, ROLLBACK_ANNOTATION_TRUE
 
+# What the guard does about another user's change: `strip` (the mutating answer takes it back,
+# Kargo's `preserveAnnotation` semantics; the validating answer is the safety net) or `deny`
+# (only the validating answer, which refuses it). The setting's choices come from here.
+GuardMode = Literal["strip", "deny"]
 # The field the rule guards, as a Forbidden error names it.
 ANNOTATION_FIELD: Final = FieldPath.root("metadata").child("annotations").key(ROLLBACK_ANNOTATION)
 # Whether a username is the controller's (`app.kargo.identity.ControllerIdentity`).

@@ -18,7 +18,7 @@ DELETE and CONNECT pass untouched: the API server rejects a patch on DELETE.
 
 from __future__ import annotations
 
-from typing import Final, Literal, final
+from typing import Final, final
 
 from app.admission import responses as rsp
 from app.admission.patch import PatchOp, add, pointer, remove, replace
@@ -36,6 +36,7 @@ from app.kargo.rollback import (
     ABSENT,
     AnnotationChange,
     AnnotationValue,
+    GuardMode,
     IsController,
     annotation_change,
     forbidden_error,
@@ -45,7 +46,6 @@ from app.kargo.rollback import (
 
 PROMOTION_GVK: Final = GroupVersionKind(GROUP, VERSION, PROMOTION_KIND)
 
-GuardMode = Literal["strip", "deny"]
 
 AUDIT_KEY: Final = "rollback-annotation"
 _ANNOTATION_POINTER: Final = pointer("metadata", "annotations", ROLLBACK_ANNOTATION)

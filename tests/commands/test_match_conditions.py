@@ -38,8 +38,9 @@ from app.commands.match_conditions import (
     promotion_match_conditions,
 )
 from app.kargo.identity import ControllerIdentity
+from app.kargo.rollback import GuardMode
 from app.webhooks.projectconfig import ProjectConfigRules
-from app.webhooks.promotion import GuardMode, mutate_promotion, validate_promotion
+from app.webhooks.promotion import mutate_promotion, validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review
 from tests.webhooks.annotation_cases import ANNOTATION_CASES, AnnotationCase
 from tests.webhooks.projectconfig_cases import CASES as PROJECT_CONFIG_CASES
