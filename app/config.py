@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 from app.k8s.names import is_dns1123_label
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME
@@ -76,7 +77,21 @@ def _choice(literal: object) -> Callable[[object], str]:
     return parse
 
 
+def _from_field(raw: object) -> object:
+    """An `Option`'s parser until `OPTIONS` derives it from its field's type and range."""
+    raise NotImplementedError
+
+
+def _bounds(info: FieldInfo) -> tuple[float, float]:
+    """The field's range, as its pydantic constraints (`Field(ge=..., le=...)`) declare it."""
+    low = next(m.ge for m in info.metadata if hasattr(m, "ge"))
+    high = next(m.le for m in info.metadata if hasattr(m, "le"))
+    return low, high
+
+
 def _int_range(low: int, high: int) -> Callable[[object], int]:
+    """The parser of a whole number within its field's range: a typed value or text."""
+
     def parse(raw: object) -> int:
         if isinstance(raw, int) and not isinstance(raw, bool):
             value = raw
@@ -93,6 +108,8 @@ def _int_range(low: int, high: int) -> Callable[[object], int]:
 
 
 def _seconds(low: float, high: float) -> Callable[[object], float]:
+    """The parser of a number of seconds within its field's range: a typed value or text."""
+
     def parse(raw: object) -> float:
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             value = float(raw)
@@ -106,6 +123,17 @@ def _seconds(low: float, high: float) -> Callable[[object], float]:
         return value
 
     return parse
+
+
+def _derived_parser(info: FieldInfo) -> Callable[[object], object]:
+    """The parser of a number setting, from its type and its pydantic range: the range is
+    declared once, on the field, and the message a user gets names it."""
+    low, high = _bounds(info)
+    if info.annotation is int:
+        return _int_range(int(low), int(high))
+    if info.annotation is float:
+        return _seconds(low, high)
+    raise TypeError(f"no parser derived for a setting of type {info.annotation}")
 
 
 def _host(raw: object) -> str:
@@ -153,7 +181,8 @@ class Option:
     """
 
     help: str
-    parse: Callable[[object], object]
+    # Derived from the field for a number (its type and its `Field(ge=..., le=...)` range).
+    parse: Callable[[object], object] = _from_field
     flag_name: str | None = None
     repeatable: bool = False
     # From the field, filled in by `_options`:
@@ -204,7 +233,11 @@ class Settings(BaseModel):
 
     # All interfaces: the API server calls the pod from outside it.
     host: Annotated[str, Option("address to listen on", _host)] = "0.0.0.0"  # noqa: S104
-    port: Annotated[int, Option("HTTPS port", _int_range(1, 65535))] = 8443
+    port: Annotated[
+        int,
+        Field(ge=1, le=65535),
+        Option("HTTPS port"),
+    ] = 8443
     tls_cert_file: Annotated[Path, Option("serving certificate (PEM)", _readable_file)]
     tls_key_file: Annotated[Path, Option("serving certificate's private key (PEM)", _readable_file)]
     controller_usernames: Annotated[
@@ -228,7 +261,9 @@ class Settings(BaseModel):
         Option("which autoRollback shape(s) to accept", _choice(AutoRollbackSchema)),
     ] = "any"
     max_body_bytes: Annotated[
-        int, Option("largest AdmissionReview body accepted", _int_range(1024, 64 * 1024 * 1024))
+        int,
+        Field(ge=1024, le=64 * 1024 * 1024),
+        Option("largest AdmissionReview body accepted"),
     ] = DEFAULT_MAX_BODY_BYTES
     log_level: Annotated[LogLevel, Option("log level", _choice(LogLevel))] = "info"
     tls_min_version: Annotated[TLSVersion, Option("minimum TLS version", _choice(TLSVersion))] = (
@@ -238,66 +273,74 @@ class Settings(BaseModel):
         Path | None, Option("CA bundle to verify client certificates", _readable_file)
     ] = None
     cert_reload_interval: Annotated[
-        float, Option("seconds between certificate file checks", _seconds(0.1, 3600))
+        float,
+        Field(ge=0.1, le=3600),
+        Option("seconds between certificate file checks"),
     ] = 5.0
     drain_seconds: Annotated[
-        float, Option("seconds to keep serving after SIGTERM while /readyz fails", _seconds(0, 600))
+        float,
+        Field(ge=0, le=600),
+        Option("seconds to keep serving after SIGTERM while /readyz fails"),
     ] = 5.0
     shutdown_timeout: Annotated[
-        float, Option("seconds to finish in-flight requests after the drain", _seconds(0, 600))
+        float,
+        Field(ge=0, le=600),
+        Option("seconds to finish in-flight requests after the drain"),
     ] = 10.0
     keep_alive_timeout: Annotated[
-        float, Option("seconds an idle keep-alive connection stays open", _seconds(1, 3600))
+        float,
+        Field(ge=1, le=3600),
+        Option("seconds an idle keep-alive connection stays open"),
     ] = 120.0
     header_timeout: Annotated[
-        float, Option("seconds a client has to send the request headers", _seconds(0.1, 300))
+        float,
+        Field(ge=0.1, le=300),
+        Option("seconds a client has to send the request headers"),
     ] = 10.0
     body_timeout: Annotated[
-        float, Option("seconds a client has to send the body", _seconds(0.1, 300))
+        float,
+        Field(ge=0.1, le=300),
+        Option("seconds a client has to send the body"),
     ] = 10.0
     handshake_timeout: Annotated[
-        float, Option("seconds a client has to finish the TLS handshake", _seconds(0.1, 60))
+        float,
+        Field(ge=0.1, le=60),
+        Option("seconds a client has to finish the TLS handshake"),
     ] = 5.0
     write_timeout: Annotated[
         float,
-        Option("seconds an answer may wait for a client that does not read it", _seconds(0.1, 300)),
+        Field(ge=0.1, le=300),
+        Option("seconds an answer may wait for a client that does not read it"),
     ] = 10.0
     max_header_bytes: Annotated[
-        int, Option("largest request head accepted", _int_range(1024, 1024 * 1024))
+        int,
+        Field(ge=1024, le=1024 * 1024),
+        Option("largest request head accepted"),
     ] = 64 * 1024
     max_concurrency: Annotated[
         int,
-        Option(
-            "requests decided at once (counted from a complete body); more get a 429 denial",
-            _int_range(1, 100_000),
-        ),
+        Field(ge=1, le=100_000),
+        Option("requests decided at once (counted from a complete body); more get a 429 denial"),
     ] = 256
     max_body_bytes_in_flight: Annotated[
         int,
-        Option(
-            "body bytes still arriving; past this the oldest arriving body is dropped",
-            _int_range(64 * 1024, 4 * 1024 * 1024 * 1024),
-        ),
+        Field(ge=64 * 1024, le=4 * 1024 * 1024 * 1024),
+        Option("body bytes still arriving; past this the oldest arriving body is dropped"),
     ] = DEFAULT_MAX_BODY_BYTES_IN_FLIGHT
     max_decision_bytes: Annotated[
         int,
-        Option(
-            "body bytes of requests decided at once (one request always may); more get a 429",
-            _int_range(64 * 1024, 4 * 1024 * 1024 * 1024),
-        ),
+        Field(ge=64 * 1024, le=4 * 1024 * 1024 * 1024),
+        Option("body bytes of requests decided at once (one request always may); more get a 429"),
     ] = DEFAULT_MAX_DECISION_BYTES
     max_connections: Annotated[
         int,
-        Option(
-            "open connections; past this an idle or slow one is closed", _int_range(1, 1_000_000)
-        ),
+        Field(ge=1, le=1_000_000),
+        Option("open connections; past this an idle or slow one is closed"),
     ] = DEFAULT_MAX_CONNECTIONS
     max_connections_per_client: Annotated[
         int,
-        Option(
-            "open connections from one address; past this one of its own is closed",
-            _int_range(1, 1_000_000),
-        ),
+        Field(ge=1, le=1_000_000),
+        Option("open connections from one address; past this one of its own is closed"),
     ] = DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 
 
@@ -308,6 +351,7 @@ def _options() -> tuple[Option, ...]:
         options.append(
             replace(
                 declared,
+                parse=_derived_parser(info) if declared.parse is _from_field else declared.parse,
                 attr_field=field_name,
                 default=None if info.is_required() else info.default,
                 required=info.is_required(),
