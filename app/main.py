@@ -1,7 +1,7 @@
 """`create_app(settings)`: the one place where the application is wired together.
 
 `admission_webhooks` is the one dispatch table: each admission path, the kind it admits and
-the policy that decides, with the settings each policy needs passed in as plain arguments.
+the function that decides, with the settings each needs passed in as plain arguments.
 `create_app` puts an `AdmissionEndpoint` on each of those paths and FastAPI (health, readiness,
 metrics) behind everything else; `serve` and the in-process tests both run what it returns, so
 a test routes exactly as production does.
@@ -33,9 +33,9 @@ from app.webhooks.promotion import PROMOTION_GVK, PromotionGuard
 
 
 def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
-    """The admission endpoints: path, kind admitted, and the policy with its settings bound.
+    """The admission endpoints: path, kind admitted, and the decision with its settings bound.
 
-    Every policy is a bound method of an object built here once with its settings: called
+    Every decision function is a bound method of an object built here once with its settings: called
     with the request alone, it reaches its code by a direct call (a `functools.partial` with
     keywords would parse its keywords again on every request). A validating resource is its
     rules behind `ValidatingWebhook` (docs/architecture.md shows how to add one).
@@ -50,19 +50,19 @@ def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
             name="projectconfig-validate",
             path=PROJECT_CONFIG_VALIDATE_PATH,
             kind=PROJECT_CONFIG_GVK,
-            policy=project_config.decide,
+            decide=project_config.decide,
         ),
         WebhookSpec(
             name="promotion-mutate",
             path=PROMOTION_MUTATE_PATH,
             kind=PROMOTION_GVK,
-            policy=guard.mutate,
+            decide=guard.mutate,
         ),
         WebhookSpec(
             name="promotion-validate",
             path=PROMOTION_VALIDATE_PATH,
             kind=PROMOTION_GVK,
-            policy=guard.validate,
+            decide=guard.validate,
         ),
     )
 

@@ -137,7 +137,7 @@ class Observability:
         outcome = decision.outcome
         self.decisions.record(webhook, request.operation, outcome, decision.guard_action, duration)
         if outcome == "error":
-            self.errors.labels(webhook, decision.reason).inc()
+            self.errors.labels(webhook, decision.why).inc()
         if self.log.isEnabledFor(logging.INFO):
             self.decision_log(
                 DecisionEntry(
@@ -151,7 +151,7 @@ class Observability:
                     username=request.username,
                     dry_run=request.dry_run,
                     decision=outcome,
-                    reason=decision.reason,
+                    reason=decision.why,
                     duration=duration,
                 )
             )

@@ -91,7 +91,7 @@ class ValidatingRules(Protocol):
 class ValidatingWebhook:
     """One validating resource's answers: its rules behind the generic operation switch.
 
-    Built once, in the dispatch table; `decide` is its policy.
+    Built once, in the dispatch table; `decide` is its decision function.
     """
 
     __slots__ = ("_group", "_kind", "_rules")

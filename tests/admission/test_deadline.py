@@ -71,8 +71,8 @@ def test_peek_uid(body: bytes, found: tuple[str | None, str | None]) -> None:
     assert peek_uid(body) == found
 
 
-def _endpoint(policy: Any, **kwargs: Any) -> AdmissionEndpoint:
-    spec = WebhookSpec("test-hook", "/x", GVK, policy)
+def _endpoint(decide: Any, **kwargs: Any) -> AdmissionEndpoint:
+    spec = WebhookSpec("test-hook", "/x", GVK, decide)
     return AdmissionEndpoint(spec, max_body_bytes=1 << 20, recorder=Observability(), **kwargs)
 
 

@@ -271,9 +271,9 @@ async def test_health_readiness_and_metrics() -> None:
     assert "krw_build_info{" in metrics
 
 
-def _endpoint(policy: Any, obs: Observability, **kwargs: Any) -> AdmissionEndpoint:
+def _endpoint(decide: Any, obs: Observability, **kwargs: Any) -> AdmissionEndpoint:
     spec = WebhookSpec(
-        "test-hook", "/x", GroupVersionKind("kargo.akuity.io", "v1alpha1", "Promotion"), policy
+        "test-hook", "/x", GroupVersionKind("kargo.akuity.io", "v1alpha1", "Promotion"), decide
     )
     return AdmissionEndpoint(spec, max_body_bytes=1 << 20, recorder=obs, **kwargs)
 

@@ -79,14 +79,14 @@ def answer(obj: dict[str, Any] | None, *, operation: str = "CREATE", old: Any = 
 
 def test_a_valid_create_is_allowed_with_the_rules_warnings() -> None:
     decision, response = answer(stage({}))
-    assert decision.reason == "valid"
+    assert decision.why == "valid"
     assert response["allowed"] is True
     assert response["warnings"] == ["a Stage without a spec promotes nothing"]
 
 
 def test_an_invalid_create_is_denied_422_naming_the_group_kind() -> None:
     decision, response = answer(stage({"shard": 7, "tags": ["a", 1]}))
-    assert decision.reason == "invalid"
+    assert decision.why == "invalid"
     status = response["status"]
     assert status["code"] == 422
     assert status["reason"] == "Invalid"
@@ -98,7 +98,7 @@ def test_an_invalid_create_is_denied_422_naming_the_group_kind() -> None:
 def test_an_update_of_labels_keeps_old_errors_as_warnings_and_audit() -> None:
     old = stage({"shard": 7})
     decision, response = answer(stage({"shard": 7}, labels={"a": "b"}), operation="UPDATE", old=old)
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
     assert response["allowed"] is True
     assert response["warnings"][0].startswith("unchanged, not enforced: spec.shard: ")
     assert response["auditAnnotations"][AUDIT_KEY] == "1 error unchanged, not enforced: spec.shard"
@@ -108,7 +108,7 @@ def test_an_update_denies_only_the_new_error() -> None:
     old = stage({"shard": 7, "tags": ["a"]})
     new = stage({"shard": 7, "tags": ["a", 2]})
     decision, response = answer(new, operation="UPDATE", old=old)
-    assert decision.reason == "invalid"
+    assert decision.why == "invalid"
     assert [c["field"] for c in response["status"]["details"]["causes"]] == ["spec.tags[1]"]
     assert [w.split(": ")[1] for w in response["warnings"]] == ["spec.shard"]
 
@@ -118,7 +118,7 @@ def test_old_errors_past_the_answers_limit_are_all_compared() -> None:
     tags: list[object] = [0] * (MAX_REPORTED_ERRORS + 50)
     old = stage({"tags": tags})
     decision, response = answer(stage({"tags": tags, "shard": "s"}), operation="UPDATE", old=old)
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
     audit = response["auditAnnotations"][AUDIT_KEY]
     assert audit.startswith(f"{MAX_REPORTED_ERRORS + 50} errors unchanged, not enforced: ")
 
@@ -126,7 +126,7 @@ def test_old_errors_past_the_answers_limit_are_all_compared() -> None:
 @pytest.mark.parametrize("operation", ["DELETE", "CONNECT"])
 def test_delete_and_connect_are_not_validated(operation: str) -> None:
     decision, response = answer(None, operation=operation, old=stage({"shard": 7}))
-    assert decision.reason == "not-validated-operation"
+    assert decision.why == "not-validated-operation"
     assert response["allowed"] is True
 
 
@@ -146,7 +146,7 @@ def test_an_unknown_operation_is_refused_not_allowed() -> None:
     )
     decision = DECIDE(request)
     assert not decision.allowed
-    assert decision.errored
+    assert decision.is_error
     assert decision.status is not None
     assert decision.status["code"] == 400
     assert decision.status["message"] == 'unknown operation "PATCH"'

@@ -48,7 +48,7 @@ def test_decision(case: Case) -> None:
     decision, answer = decide(case)
     assert answer["allowed"] is case.allowed, answer
     if case.reason:
-        assert decision.reason == case.reason
+        assert decision.why == case.reason
     if case.allowed:
         assert "status" not in answer
     else:
@@ -85,7 +85,7 @@ def test_delete_and_connect_are_not_validated() -> None:
         body = review(None, operation=operation, old=BAD, kind="ProjectConfig")
         decision = decide_project_config(decode_review(orjson.dumps(body)))
         assert decision.allowed
-        assert decision.reason == "not-validated-operation"
+        assert decision.why == "not-validated-operation"
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, An
     assert errors
     assert not split.enforced
     decision, answer = decide(Case(new, old))
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
     expected = [clip_warning(f"unchanged, not enforced: {e}") for e in split.kept]
     assert [w for w in answer["warnings"] if "not enforced" in w] == expected
 
@@ -126,7 +126,7 @@ def test_fixing_one_of_more_than_a_hundred_old_errors_passes() -> None:
     new["spec"]["promotionPolicies"][120].pop("stageSelector")
     decision, answer = decide(Case(new, old))
     assert answer["allowed"] is True, answer.get("status")
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
     assert answer["auditAnnotations"][AUDIT_KEY].startswith("149 errors unchanged, not enforced")
 
 
@@ -134,7 +134,7 @@ def test_appending_a_valid_policy_to_more_than_a_hundred_old_errors_passes() -> 
     old = many_bad(150)
     decision, answer = decide(Case(edited(old, append_policy({"stage": "prod"})), old))
     assert answer["allowed"] is True, answer.get("status")
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
 
 
 def test_a_new_error_past_the_hundredth_is_denied_alone() -> None:
