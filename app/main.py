@@ -26,10 +26,11 @@ from app.kargo.constants import (
     PROMOTION_VALIDATE_PATH,
 )
 from app.kargo.identity import ControllerIdentity
-from app.observability import Observability, package_version
+from app.observability.metrics import package_version
+from app.observability.recorder import Observability
 from app.routing import Application
 from app.webhooks.projectconfig import PROJECT_CONFIG_GVK, ProjectConfigRules
-from app.webhooks.promotion import PROMOTION_GVK, PromotionGuard
+from app.webhooks.promotion import GUARD_ACTIONS, PROMOTION_GVK, PromotionGuard
 
 
 def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
@@ -57,12 +58,14 @@ def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
             path=PROMOTION_MUTATE_PATH,
             kind=PROMOTION_GVK,
             decide=guard.mutate,
+            actions=GUARD_ACTIONS,
         ),
         WebhookSpec(
             name="promotion-validate",
             path=PROMOTION_VALIDATE_PATH,
             kind=PROMOTION_GVK,
             decide=guard.validate,
+            actions=GUARD_ACTIONS,
         ),
     )
 
@@ -112,9 +115,13 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    specs = admission_webhooks(settings)
+    for spec in specs:
+        if spec.actions is not None:
+            obs.count_actions(spec.name, spec.actions)
     endpoints = {
         spec.path: AdmissionEndpoint(spec, max_body_bytes=settings.max_body_bytes, recorder=obs)
-        for spec in admission_webhooks(settings)
+        for spec in specs
     }
 
     @app.get("/healthz", response_class=PlainTextResponse)

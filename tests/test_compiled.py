@@ -46,7 +46,7 @@ def test_a_new_module_in_a_compiled_package_is_compiled() -> None:
 _REQUEST_PATH = """
 import importlib, sys
 for name in ("app.routing", "app.admission.http", "app.admission.validating",
-             "app.webhooks.promotion", "app.webhooks.projectconfig", "app.observability"):
+             "app.webhooks.promotion", "app.webhooks.projectconfig", "app.observability.recorder"):
     importlib.import_module(name)
 for name, module in sorted(sys.modules.items()):
     if name.startswith("app.") and getattr(module, "__file__", None):
@@ -113,7 +113,7 @@ sys.meta_path.insert(0, Refuse())
 import orjson
 from app.admission import responses
 from app.admission.review import decode_review
-from app.observability import Observability
+from app.observability.recorder import Observability
 from app.webhooks.promotion import mutate_promotion
 from tests.support.reviews import KEY, promotion, review
 
@@ -121,7 +121,7 @@ request = decode_review(orjson.dumps(review(promotion({KEY: "true"}), username="
 decision = mutate_promotion(request, is_controller=lambda _: False, mode="strip")
 Observability(write_decisions=lambda _: None).record("promotion-mutate", request, decision, 1e-4)
 answer = orjson.loads(responses.encode_response(request.api_version, request.uid, decision))
-print(answer["response"]["patchType"], decision.guard_action)
+print(answer["response"]["patchType"], decision.why)
 """
 
 

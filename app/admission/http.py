@@ -29,7 +29,7 @@ import functools
 import gc
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
@@ -75,6 +75,9 @@ class WebhookSpec:
     path: str
     kind: GroupVersionKind
     decide: Decide
+    # What a decision did to the object, by its `why` ("stripped"), for a webhook whose
+    # actions are counted (`krw_rollback_guard_actions_total`); None counts none.
+    actions: Mapping[str, str] | None = None
 
 
 class BodyTooLarge(Exception):

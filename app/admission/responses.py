@@ -35,8 +35,6 @@ class Decision:
     patch: list[PatchOp] | None = None
     warnings: list[str] = field(default_factory=list)
     audit: dict[str, str] = field(default_factory=dict)
-    # A guard action for the metrics ("stripped", "restored", "denied"), when there was one.
-    guard_action: str | None = None
     # The request could not be decided on its merits (wrong kind or version, a malformed
     # object, a fault, the deadline): refused, and counted as an error rather than a denial.
     is_error: bool = False
@@ -58,16 +56,8 @@ def patched(
     *,
     warnings: list[str] | None = None,
     audit: dict[str, str] | None = None,
-    guard_action: str | None = None,
 ) -> Decision:
-    return Decision(
-        True,
-        why,
-        patch=patch,
-        warnings=warnings or [],
-        audit=audit or {},
-        guard_action=guard_action,
-    )
+    return Decision(True, why, patch=patch, warnings=warnings or [], audit=audit or {})
 
 
 def denied(
@@ -76,16 +66,8 @@ def denied(
     *,
     warnings: list[str] | None = None,
     audit: dict[str, str] | None = None,
-    guard_action: str | None = None,
 ) -> Decision:
-    return Decision(
-        False,
-        why,
-        status=status,
-        warnings=warnings or [],
-        audit=audit or {},
-        guard_action=guard_action,
-    )
+    return Decision(False, why, status=status, warnings=warnings or [], audit=audit or {})
 
 
 def errored(why: str, status: st.Status) -> Decision:

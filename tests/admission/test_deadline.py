@@ -17,7 +17,7 @@ import pytest
 from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY, AdmissionEndpoint, WebhookSpec
 from app.admission.responses import allowed
 from app.admission.review import PEEK_BYTES, AdmissionRequest, GroupVersionKind, peek_uid
-from app.observability import Observability
+from app.observability.recorder import Observability
 from app.serving.concurrency import DecisionSlots, Slot
 from tests.support.reviews import promotion, review
 

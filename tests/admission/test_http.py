@@ -27,7 +27,7 @@ from app.kargo.constants import (
     PROMOTION_MUTATE_PATH,
     PROMOTION_VALIDATE_PATH,
 )
-from app.observability import Observability
+from app.observability.recorder import Observability
 from tests.support.app import client
 from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review
 
