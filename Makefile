@@ -51,7 +51,7 @@ COMPILED_FORCE := FORCE
 endif
 endif
 
-$(COMPILED): $(STAMP) setup.py $(APP_SOURCES) $(COMPILED_FORCE)
+$(COMPILED): $(STAMP) setup.py build_support/compiled_modules.py $(APP_SOURCES) $(COMPILED_FORCE)
 	$(BIN)/python setup.py --quiet build_ext --inplace > $(VENV)/compile.log 2>&1 \
 		|| (cat $(VENV)/compile.log; exit 1)
 	@# build_ext copies an unchanged extension with its old time; it is current all the same.

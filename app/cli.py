@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=option.attr,
             action="append" if option.repeatable else "store",
             default=None,
-            metavar=option.metavar or option.name.split("-")[-1].upper(),
+            metavar=option.metavar,
             help=f"{option.help} (env {option.env}; default {_show_default(option.default)})",
         )
     serve.set_defaults(func=_serve)

@@ -1,7 +1,7 @@
 """`create_app(settings)`: the one place where the application is wired together.
 
 `admission_webhooks` is the one dispatch table: each admission path, the kind it admits and
-the policy that decides, with the settings each policy needs passed in as plain arguments.
+the function that decides, with the settings each needs passed in as plain arguments.
 `create_app` puts an `AdmissionEndpoint` on each of those paths and FastAPI (health, readiness,
 metrics) behind everything else; `serve` and the in-process tests both run what it returns, so
 a test routes exactly as production does.
@@ -12,28 +12,36 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.admission.http import AdmissionEndpoint, WebhookSpec
+from app.admission.validating import ValidatingWebhook
 from app.config import Settings
 from app.kargo.constants import (
     PROJECT_CONFIG_VALIDATE_PATH,
     PROMOTION_MUTATE_PATH,
     PROMOTION_VALIDATE_PATH,
 )
-from app.observability import Observability, package_version
+from app.kargo.identity import ControllerIdentity
+from app.observability.metrics import package_version
+from app.observability.recorder import Observability
 from app.routing import Application
-from app.webhooks.identity import ControllerIdentity
-from app.webhooks.projectconfig import PROJECT_CONFIG_GVK, decide_project_config
-from app.webhooks.promotion import PROMOTION_GVK, PromotionGuard
+from app.webhooks.projectconfig import PROJECT_CONFIG_GVK, ProjectConfigRules
+from app.webhooks.promotion import GUARD_ACTIONS, PROMOTION_GVK, PromotionGuard
 
 
 def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
-    """The admission endpoints: path, kind admitted, and the policy with its settings bound."""
+    """The admission endpoints: path, kind admitted, and the decision with its settings bound.
+
+    Every decision function is a bound method of an object built here once with its settings: called
+    with the request alone, it reaches its code by a direct call (a `functools.partial` with
+    keywords would parse its keywords again on every request). A validating resource is its
+    rules behind `ValidatingWebhook` (docs/architecture.md shows how to add one).
+    """
+    project_config = ValidatingWebhook(ProjectConfigRules(schema=settings.autorollback_schema))
     guard = PromotionGuard(
         is_controller=ControllerIdentity.of(settings.controller_usernames),
         mode=settings.rollback_annotation_mode,
@@ -43,19 +51,21 @@ def admission_webhooks(settings: Settings) -> tuple[WebhookSpec, ...]:
             name="projectconfig-validate",
             path=PROJECT_CONFIG_VALIDATE_PATH,
             kind=PROJECT_CONFIG_GVK,
-            policy=partial(decide_project_config, schema=settings.autorollback_schema),
+            decide=project_config.decide,
         ),
         WebhookSpec(
             name="promotion-mutate",
             path=PROMOTION_MUTATE_PATH,
             kind=PROMOTION_GVK,
-            policy=guard.mutate,
+            decide=guard.mutate,
+            actions=GUARD_ACTIONS,
         ),
         WebhookSpec(
             name="promotion-validate",
             path=PROMOTION_VALIDATE_PATH,
             kind=PROMOTION_GVK,
-            policy=guard.validate,
+            decide=guard.validate,
+            actions=GUARD_ACTIONS,
         ),
     )
 
@@ -105,9 +115,13 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    specs = admission_webhooks(settings)
+    for spec in specs:
+        if spec.actions is not None:
+            obs.count_actions(spec.name, spec.actions)
     endpoints = {
         spec.path: AdmissionEndpoint(spec, max_body_bytes=settings.max_body_bytes, recorder=obs)
-        for spec in admission_webhooks(settings)
+        for spec in specs
     }
 
     @app.get("/healthz", response_class=PlainTextResponse)

@@ -27,7 +27,8 @@ from app.admission import review
 from app.admission.http import ARRIVAL_KEY, DEFAULT_OFFLOAD_BYTES, KEEP_SLOT_KEY
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
-from app.observability import Observability, configure_logging
+from app.observability.logs import configure_logging
+from app.observability.recorder import Observability
 from app.serving import descriptors, memory
 from app.serving.body_budget import BodyBudget
 from app.serving.certificates import ServedCertificate
@@ -47,22 +48,22 @@ def build_server(settings: Settings) -> GracefulServer:
 
     health = Health(checks=[certificate.expiry_problem])
     app = create_app(settings, observability=observability, health=health)
-    evicted = observability.connections_closed
+    closed = observability.metrics.record_connection_closed
     table = ConnectionTable(
         max_total=settings.max_connections,
         max_per_client=settings.max_connections_per_client,
-        on_evict=lambda reason: evicted.labels(reason).inc(),
+        on_evict=closed,
     )
     admission = Admission(
         connections=table,
         bodies=BodyBudget(
             limit=settings.max_body_bytes_in_flight,
-            on_evict=lambda reason: evicted.labels(reason).inc(),
+            on_evict=closed,
         ),
         slots=DecisionSlots(
             limit=settings.max_concurrency,
             byte_limit=settings.max_decision_bytes,
-            on_reject=observability.overload.inc,
+            on_reject=observability.metrics.record_overload,
             clients=table.clients,
             min_byte_share=settings.max_body_bytes,
             small_body_bytes=DEFAULT_OFFLOAD_BYTES,

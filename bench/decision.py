@@ -45,7 +45,7 @@ def measure(sizes: tuple[int, ...] = SIZES, *, budget_seconds: float = 2.0) -> l
     gc.freeze()
     bodies = {size: project_config(size) for size in sizes}
     for size, body in bodies.items():
-        decision = spec.policy(decode_review(body))
+        decision = spec.decide(decode_review(body))
         if not decision.allowed:
             raise RuntimeError(f"the {size}-policy ProjectConfig was denied: {decision.status}")
     largest = max(sizes)
@@ -59,7 +59,7 @@ def measure(sizes: tuple[int, ...] = SIZES, *, budget_seconds: float = 2.0) -> l
                 started = time.perf_counter()
                 request = decode_review(body)
                 decided = time.perf_counter()
-                spec.policy(request)
+                spec.decide(request)
                 done = time.perf_counter()
                 totals[size].append(done - started)
                 rules[size].append(done - decided)

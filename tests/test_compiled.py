@@ -10,23 +10,67 @@ import importlib
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.support.compiled import compiled_modules, excluded_modules
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def compiled_modules() -> list[str]:
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    modules: list[str] = pyproject["tool"]["kargo-rollback-webhook"]["compiled"]
-    return modules
+def _source(module: str) -> Path:
+    return REPO / Path(*module.split("."))
 
 
 def test_the_list_names_modules_that_exist() -> None:
     for module in compiled_modules():
-        assert (REPO / Path(*module.split("."))).with_suffix(".py").is_file(), module
+        assert _source(module).with_suffix(".py").is_file(), module
+
+
+def test_each_exclusion_names_a_module_or_package_that_exists() -> None:
+    for name in excluded_modules():
+        assert _source(name).with_suffix(".py").is_file() or _source(name).is_dir(), name
+
+
+def test_a_new_module_in_a_compiled_package_is_compiled() -> None:
+    """By package: a module added beside the request path's is compiled without a list."""
+    compiled = set(compiled_modules())
+    for source in (REPO / "app" / "admission").glob("*.py"):
+        if source.name != "__init__.py":
+            assert f"app.admission.{source.stem}" in compiled, source
+
+
+# The request path: what an admission request runs through, from the routing table to the
+# answer and its metrics. Every `app` module these import must be compiled or excluded by name.
+_REQUEST_PATH = """
+import importlib, sys
+for name in ("app.routing", "app.admission.http", "app.admission.validating",
+             "app.webhooks.promotion", "app.webhooks.projectconfig", "app.observability.recorder"):
+    importlib.import_module(name)
+for name, module in sorted(sys.modules.items()):
+    if name.startswith("app.") and getattr(module, "__file__", None):
+        print(name, module.__file__)
+"""
+
+
+@pytest.mark.skipif(
+    os.environ.get("KRW_EXPECT_COMPILED") != "1",
+    reason="`make test` sets KRW_EXPECT_COMPILED=1 after compiling",
+)
+def test_no_module_on_the_request_path_runs_interpreted() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _REQUEST_PATH], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    excluded = excluded_modules()
+    interpreted = [
+        name
+        for name, file in (line.split() for line in result.stdout.splitlines())
+        if file.endswith(".py")
+        and not file.endswith("__init__.py")
+        and not any(name == e or name.startswith(e + ".") for e in excluded)
+    ]
+    assert interpreted == [], "on the request path but not compiled (see pyproject.toml)"
 
 
 @pytest.mark.parametrize(
@@ -69,7 +113,7 @@ sys.meta_path.insert(0, Refuse())
 import orjson
 from app.admission import responses
 from app.admission.review import decode_review
-from app.observability import Observability
+from app.observability.recorder import Observability
 from app.webhooks.promotion import mutate_promotion
 from tests.support.reviews import KEY, promotion, review
 
@@ -77,7 +121,7 @@ request = decode_review(orjson.dumps(review(promotion({KEY: "true"}), username="
 decision = mutate_promotion(request, is_controller=lambda _: False, mode="strip")
 Observability(write_decisions=lambda _: None).record("promotion-mutate", request, decision, 1e-4)
 answer = orjson.loads(responses.encode_response(request.api_version, request.uid, decision))
-print(answer["response"]["patchType"], decision.guard_action)
+print(answer["response"]["patchType"], decision.why)
 """
 
 

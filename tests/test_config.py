@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from pydantic import ValidationError
 
 from app.cli import main
-from app.config import DEFAULT_MAX_BODY_BYTES, ConfigError, resolve
+from app.config import DEFAULT_MAX_BODY_BYTES, OPTIONS, ConfigError, Option, Settings, resolve
+from app.kargo.projectconfig import AutoRollbackSchema
+from app.kargo.rollback import GuardMode
+from app.tls.reloader import TLSVersion
+
+NUMBER_FIELDS = {
+    name for name, info in Settings.model_fields.items() if info.annotation in (int, float)
+}
 
 
 @pytest.fixture
@@ -135,3 +144,35 @@ def test_serve_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "--tls-cert-file (KRW_TLS_CERT_FILE): file not found" in err
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.attr_field in NUMBER_FIELDS])
+def test_a_number_settings_range_is_declared_once_on_its_field(option: Option) -> None:
+    """The flag's range is the field's pydantic constraint: one past either end is refused by
+    both, the flag naming the setting, the typed model with pydantic's own error."""
+    info = Settings.model_fields[option.attr_field]
+    low = next(m.ge for m in info.metadata if hasattr(m, "ge"))
+    high = next(m.le for m in info.metadata if hasattr(m, "le"))
+    step = 1 if info.annotation is int else 0.01
+    assert option.parse(str(low)) == low
+    assert option.parse(str(high)) == high
+    for outside in (low - step, high + step):
+        with pytest.raises(ValueError, match="must be between"):
+            option.parse(str(outside))
+        with pytest.raises(ValidationError):
+            Settings(
+                tls_cert_file=Path("x"), tls_key_file=Path("x"), **{option.attr_field: outside}
+            )
+
+
+def test_choices_come_from_the_owning_literals() -> None:
+    parsers = {o.attr_field: o.parse for o in OPTIONS}
+    for field, literal in (
+        ("rollback_annotation_mode", GuardMode),
+        ("autorollback_schema", AutoRollbackSchema),
+        ("tls_min_version", TLSVersion),
+    ):
+        for value in get_args(literal):
+            assert parsers[field](value) == value
+        with pytest.raises(ValueError, match="must be one of " + ", ".join(get_args(literal))):
+            parsers[field]("other")

@@ -1,7 +1,7 @@
 """The HTTP side of an admission webhook: a lean ASGI endpoint that always answers.
 
 It owns the transport concerns (method, content type, body limit, decoding, the catch-all) and
-hands a decoded `AdmissionRequest` to a policy function that never sees HTTP. It is a bare ASGI
+hands a decoded `AdmissionRequest` to a decision function that never sees HTTP. It is a bare ASGI
 callable that the application calls directly for its path, not a FastAPI route: FastAPI's
 request/response machinery costs about half the throughput of this path, and a webhook sits on
 the write path of every promotion.
@@ -32,7 +32,7 @@ import functools
 import gc
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
@@ -53,7 +53,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-Policy = Callable[[AdmissionRequest], rsp.Decision]
+# A webhook's decision function: the request in, the `Decision` out (never sees HTTP).
+Decide = Callable[[AdmissionRequest], rsp.Decision]
 
 _CONTENT_TYPE_JSON: Final = (b"content-type", b"application/json")
 
@@ -72,12 +73,15 @@ class Recorder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WebhookSpec:
-    """One admission endpoint: its path, the kind it accepts, and the policy that decides."""
+    """One admission endpoint: its path, the kind it accepts, and the function that decides."""
 
     name: str
     path: str
     kind: GroupVersionKind
-    policy: Policy
+    decide: Decide
+    # What a decision did to the object, by its `why` ("stripped"), for a webhook whose
+    # actions are counted (`krw_rollback_guard_actions_total`); None counts none.
+    actions: Mapping[str, str] | None = None
 
 
 class BodyTooLarge(Exception):
@@ -237,8 +241,9 @@ class AdmissionEndpoint:
             )
             await send({"type": "http.response.body", "body": answer})
         except Exception:
-            # A fault of the transport code itself (the policy's are caught in `decide`). Nothing
-            # has been sent yet unless sending failed, in which case the connection is gone.
+            # A fault of the transport code itself (the decision function's are caught in
+            # `decide`). Nothing has been sent yet unless sending failed, in which case the
+            # connection is gone.
             await self._answer_own_fault(send)
 
     async def _answer_own_fault(self, send: Send) -> None:
@@ -428,11 +433,12 @@ class AdmissionEndpoint:
             self.recorder.record_rejected(self.spec.name, "bad-request", error.message, error.uid)
 
     def decide(self, request: AdmissionRequest) -> rsp.Decision:
-        """Check the kind, then run the policy; an exception becomes a 500 denial, never a crash."""
+        """Check the kind, then run the decision function; an exception becomes a 500 denial,
+        never a crash."""
         if request.kind != self.spec.kind:
             return self._wrong_kind(request.kind)
         try:
-            return self.spec.policy(request)
+            return self.spec.decide(request)
         except Exception:
             self.recorder.record_exception(self.spec.name, request.uid)
             return rsp.errored(

@@ -1,7 +1,8 @@
 """Admission decisions and the AdmissionReview answer that carries them.
 
-Policy code returns a `Decision`; `encode_response` is the one place that turns a decision into
-bytes on the wire, always echoing the request's uid and AdmissionReview version.
+A webhook's decision function returns a `Decision`; `encode_response` is the one place that
+turns a decision into bytes on the wire, always echoing the request's uid and AdmissionReview
+version.
 """
 
 from __future__ import annotations
@@ -22,70 +23,56 @@ Outcome = Literal["allowed", "patched", "denied", "error"]
 
 @dataclass(slots=True)
 class Decision:
-    """What a webhook decided, and why (`reason` feeds logs and metrics)."""
+    """What a webhook decided, and why.
+
+    `why` is the decision's own short name ("unchanged", "invalid"), the `reason` label of the
+    metrics and the decision log; not a `Status.reason`, which is Kubernetes' (`Forbidden`).
+    """
 
     allowed: bool
-    reason: str
+    why: str
     status: st.Status | None = None
     patch: list[PatchOp] | None = None
     warnings: list[str] = field(default_factory=list)
     audit: dict[str, str] = field(default_factory=dict)
-    # A guard action for the metrics ("stripped", "restored", "denied"), when there was one.
-    guard_action: str | None = None
     # The request could not be decided on its merits (wrong kind or version, a malformed
     # object, a fault, the deadline): refused, and counted as an error rather than a denial.
-    errored: bool = False
+    is_error: bool = False
 
     @property
     def outcome(self) -> Outcome:
         if not self.allowed:
-            return "error" if self.errored else "denied"
+            return "error" if self.is_error else "denied"
         return "patched" if self.patch else "allowed"
 
 
-def allowed(reason: str, *, warnings: list[str] | None = None) -> Decision:
-    return Decision(True, reason, warnings=warnings or [])
+def allowed(why: str, *, warnings: list[str] | None = None) -> Decision:
+    return Decision(True, why, warnings=warnings or [])
 
 
 def patched(
-    reason: str,
+    why: str,
     patch: list[PatchOp],
     *,
     warnings: list[str] | None = None,
     audit: dict[str, str] | None = None,
-    guard_action: str | None = None,
 ) -> Decision:
-    return Decision(
-        True,
-        reason,
-        patch=patch,
-        warnings=warnings or [],
-        audit=audit or {},
-        guard_action=guard_action,
-    )
+    return Decision(True, why, patch=patch, warnings=warnings or [], audit=audit or {})
 
 
 def denied(
-    reason: str,
+    why: str,
     status: st.Status,
     *,
     warnings: list[str] | None = None,
     audit: dict[str, str] | None = None,
-    guard_action: str | None = None,
 ) -> Decision:
-    return Decision(
-        False,
-        reason,
-        status=status,
-        warnings=warnings or [],
-        audit=audit or {},
-        guard_action=guard_action,
-    )
+    return Decision(False, why, status=status, warnings=warnings or [], audit=audit or {})
 
 
-def errored(reason: str, status: st.Status) -> Decision:
-    """A refusal because the request could not be decided (`reason` names the error)."""
-    return Decision(False, reason, status=status, errored=True)
+def errored(why: str, status: st.Status) -> Decision:
+    """A refusal because the request could not be decided (`why` names the error)."""
+    return Decision(False, why, status=status, is_error=True)
 
 
 def encode_response(api_version: str | None, uid: str, decision: Decision) -> bytes:

@@ -8,9 +8,9 @@ applies it. `check` reads YAML and JSON manifests and runs exactly the webhook's
   (kustomize or the Application sets it), so its namespace is `--namespace` when given (as
   `kubectl apply -n` would), else assumed to be its own name: the name rule cannot be checked
   and is not reported. A manifest's own namespace always wins, as it does for kubectl;
-- every Promotion goes through `validate_promotion` as a CREATE by the user `--as` (default
-  `kargo-rollback-webhook:check`, not the controller): a Promotion that carries the rollback
-  annotation is reported, because applying it as anyone but the controller is denied;
+- every Promotion goes through `validate_rollback_annotation` as a CREATE by the user `--as`
+  (default `kargo-rollback-webhook:check`, not the controller): a Promotion that carries the
+  rollback annotation is reported, because applying it as anyone but the controller is denied;
 - every Stage is read, and once all inputs are, the Stages of each Project whose ProjectConfig
   is among them are matched to its promotion policies (`app.commands.explain`);
 - everything else (other kinds, other versions, documents that are not objects) is skipped and
@@ -32,11 +32,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, get_args
 
 import yaml
 
-from app.admission.review import API_VERSION_V1, AdmissionRequest, GroupVersionKind
 from app.commands.exit_codes import EXIT_USAGE
 from app.commands.explain import Policies, Stage, explain
 from app.commands.formats import OUTPUT_FORMATS, write_report
@@ -49,7 +48,7 @@ from app.commands.report import (
     Report,
     Severity,
 )
-from app.config import OPTIONS
+from app.config import CONTROLLER_USERNAME
 from app.k8s.field import ErrorType, FieldPath
 from app.k8s.status import OMITTED_ERRORS_REASON, omitted_errors_message
 from app.kargo.constants import (
@@ -60,9 +59,9 @@ from app.kargo.constants import (
     STAGE_KIND,
     VERSION,
 )
+from app.kargo.identity import ControllerIdentity
 from app.kargo.projectconfig import AutoRollbackSchema, validate_project_config
-from app.webhooks.identity import ControllerIdentity
-from app.webhooks.promotion import ANNOTATION_FIELD, validate_promotion
+from app.kargo.rollback import malformed_message, validate_rollback_annotation
 
 KARGO_API_VERSION: Final = f"{GROUP}/{VERSION}"
 # Who applies the manifests, by default: anyone but the controller, which is what a GitOps tool
@@ -259,30 +258,20 @@ class Checker:
         self.stages.append(Stage(project, name, labels, manifest.location.file, line, manifest))
 
     def _check_promotion(self, manifest: _Manifest) -> None:
-        name, namespace = _name_and_namespace(manifest.obj)
-        request = AdmissionRequest(
-            api_version=API_VERSION_V1,
-            uid="kargo-rollback-webhook-check",
-            kind=GroupVersionKind(GROUP, VERSION, PROMOTION_KIND),
-            operation="CREATE",
-            name=name,
-            namespace=namespace or (self.options.namespace or ""),
+        errors, warnings = validate_rollback_annotation(
+            is_update=False,
             username=self.options.username,
             obj=manifest.obj,  # type: ignore[arg-type]  # a decoded mapping, as the webhook's
             old_obj=None,
-            dry_run=True,
+            is_controller=self.is_controller,
         )
-        decision = validate_promotion(request, is_controller=self.is_controller)
-        if not decision.allowed and decision.status is not None:
-            status = decision.status
-            causes = status.get("details", {}).get("causes") or [
-                {"field": "", "message": status["message"], "reason": status["reason"]}
-            ]
-            for cause in causes:
-                # The guard's only field; any other cause is about the whole object.
-                path = ANNOTATION_FIELD if cause["field"] == str(ANNOTATION_FIELD) else FieldPath()
-                self._add("error", manifest, path, cause["message"], cause["reason"])
-        for warning in decision.warnings:
+        for error in errors:
+            if error.type is ErrorType.TYPE_INVALID:
+                # Metadata that is not metadata: the webhook answers 400 for the whole object.
+                self._add("error", manifest, FieldPath(), malformed_message(error), "BadRequest")
+            else:
+                self._add("error", manifest, error.path, error.message, error.type.reason)
+        for warning in warnings:
             self._add("warning", manifest, FieldPath(), warning)
 
     def _add(
@@ -373,16 +362,6 @@ def check_paths(
 
 # --- the command --------------------------------------------------------------------------------
 
-_USERNAME_OPTION: Final = next(o for o in OPTIONS if o.name == "controller-username")
-
-
-def _username(raw: str) -> str:
-    try:
-        _USERNAME_OPTION.parse(raw)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return raw
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `check` command to the main CLI's subparsers."""
@@ -419,7 +398,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--as",
         dest="username",
-        type=_username,
+        type=CONTROLLER_USERNAME.argument,
         default=DEFAULT_CHECK_USER,
         metavar="USER",
         help=f"the user Promotions are checked for (default {DEFAULT_CHECK_USER}: not the "
@@ -428,7 +407,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--controller-username",
         dest="controller_usernames",
-        type=_username,
+        type=CONTROLLER_USERNAME.argument,
         action="append",
         default=None,
         metavar="USERNAME",
@@ -437,7 +416,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     command.add_argument(
         "--autorollback-schema",
-        choices=("any", "seed", "upstream"),
+        choices=get_args(AutoRollbackSchema),
         default="any",
         help="which autoRollback shape(s) to accept (default any)",
     )

@@ -9,7 +9,7 @@ answer of `app.webhooks.promotion.validate_promotion`, decision for decision:
 - a user other than the configured usernames may not set `kargo.akuity.io/rollback` on CREATE
   (whatever its value), nor add, change or remove it on UPDATE;
 - usernames are compared exactly with `request.userInfo.username` (`in` on a list of string
-  literals: no prefixes, regexes or groups; see `app.webhooks.identity` for why);
+  literals: no prefixes, regexes or groups; see `app.kargo.identity` for why);
 - other keys, look-alikes included, and other operations are not its business.
 
 `tests/test_policy.py` evaluates this CEL over the same table of cases as the webhook's tests and
@@ -31,7 +31,7 @@ import yaml
 
 from app.commands.exit_codes import EXIT_OK, EXIT_USAGE
 from app.commands.match_conditions import cel_string, cel_string_list, promotion_match_conditions
-from app.config import OPTIONS
+from app.config import CONTROLLER_USERNAME
 from app.k8s.names import DNS1123_SUBDOMAIN_MAX_BYTES, is_dns1123_subdomain
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME, GROUP, PROMOTION_RESOURCE
 from app.kargo.constants import ROLLBACK_ANNOTATION as KEY
@@ -43,9 +43,6 @@ DEFAULT_POLICY_NAME: Final = "kargo-rollback-annotation"
 
 # metadata.name of both objects: a DNS-1123 subdomain, as the API server requires.
 _MAX_NAME_CHARS: Final = DNS1123_SUBDOMAIN_MAX_BYTES
-
-# The webhook's rule for a configured username (`--controller-username`), reused as is.
-_USERNAME_OPTION: Final = next(o for o in OPTIONS if o.name == "controller-username")
 
 
 def _check_name(name: str) -> None:
@@ -60,7 +57,9 @@ def _check_usernames(usernames: Sequence[str]) -> None:
     if isinstance(usernames, str) or not usernames:
         raise ValueError("controller usernames must be a non-empty list of usernames")
     for username in usernames:
-        _USERNAME_OPTION.parse(username)  # raises ValueError, worded as for --controller-username
+        CONTROLLER_USERNAME.parse(
+            username
+        )  # raises ValueError, worded as for --controller-username
 
 
 def build_policy(

@@ -1,6 +1,7 @@
 """Field paths and field errors, as apimachinery's `pkg/util/validation/field` has them.
 
-A validator takes the path of the value it checks and returns a list of `FieldError`s; paths are
+A validator takes the path of the value it checks and adds `FieldError`s to an `ErrorList`,
+the one container of errors, bounded as it is built; paths are
 built while descending (`path.child("spec").child("promotionPolicies").index(0)`), so an error
 always names the exact field a user has to change. A path is kept as its segments, not as the
 rendered text: a tool that needs to find the field again (the `check` command pointing at a line
@@ -279,6 +280,14 @@ class ErrorList:
         self.limit = limit
         self.omitted = 0
         self.observer = observer
+
+    @classmethod
+    def of(cls, *errors: FieldError, limit: int = MAX_REPORTED_ERRORS) -> ErrorList:
+        """A list of these errors, bounded like any other (a rule that finds one or two)."""
+        found = cls(limit)
+        for error in errors:
+            found.append(error)
+        return found
 
     def append(self, error: FieldError) -> None:
         if self.observer is not None:

@@ -16,7 +16,7 @@ from typing import Final
 
 from app.k8s.cooperative import pause
 from app.k8s.field import (
-    FieldError,
+    ErrorList,
     FieldPath,
     forbidden,
     invalid,
@@ -31,12 +31,17 @@ OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
 _OPERATORS_WITH_VALUES: Final = frozenset({"In", "NotIn"})
 
 
-def validate_label_selector(path: FieldPath, selector: dict[str, object]) -> list[FieldError]:
+def validate_label_selector(
+    path: FieldPath, selector: dict[str, object], errs: ErrorList | None = None
+) -> ErrorList:
     """Validate `matchLabels` and `matchExpressions` of `selector`; `path` is the selector's path.
 
-    Other keys (Kargo's `name`) are the caller's. `null` for either field means absent.
+    The errors go into `errs`, the caller's list (a new one when not given), bounded as they are
+    found: a selector of a million bad labels keeps no more than any other validation. Other
+    keys (Kargo's `name`) are the caller's. `null` for either field means absent.
     """
-    errs: list[FieldError] = []
+    if errs is None:
+        errs = ErrorList()
     labels = selector.get("matchLabels")
     if labels is not None:
         labels_path = path.child("matchLabels")
@@ -60,7 +65,7 @@ def validate_label_selector(path: FieldPath, selector: dict[str, object]) -> lis
     return errs
 
 
-def _validate_labels(path: FieldPath, labels: dict[str, object], errs: list[FieldError]) -> None:
+def _validate_labels(path: FieldPath, labels: dict[str, object], errs: ErrorList) -> None:
     # Kubernetes reports key and value problems at the map's own path, not at the entry.
     for key, value in labels.items():
         pause()
@@ -71,9 +76,7 @@ def _validate_labels(path: FieldPath, labels: dict[str, object], errs: list[Fiel
             errs.append(type_invalid(path.key(key), value, "string"))
 
 
-def _validate_requirement(
-    path: FieldPath, requirement: dict[str, object], errs: list[FieldError]
-) -> None:
+def _validate_requirement(path: FieldPath, requirement: dict[str, object], errs: ErrorList) -> None:
     values = requirement.get("values")
     values_path = path.child("values")
     # A wrong type for `values` is reported below; its count is then unknown, so not judged.

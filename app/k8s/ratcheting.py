@@ -66,8 +66,8 @@ _REMEMBERED_COMPARISONS: Final = 64
 class Ratcheted:
     """A new object's errors split in two: those that deny, and those the old object had."""
 
-    enforced: list[FieldError]
-    kept: list[FieldError]
+    enforced: ErrorList
+    kept: ErrorList
 
 
 @final
@@ -129,8 +129,8 @@ class Ratchet:
 
 
 def ratchet(
-    errors: Sequence[FieldError],
-    old_errors: Sequence[FieldError],
+    errors: ErrorList,
+    old_errors: ErrorList,
     *,
     obj: object,
     old_obj: object,
@@ -139,10 +139,10 @@ def ratchet(
     old = OldErrors()
     for error in old_errors:
         old.add(error)
-    split = Ratchet(old, obj=obj, old_obj=old_obj, limit=len(errors))
+    split = Ratchet(old, obj=obj, old_obj=old_obj, limit=errors.limit)
     for error in errors:
         split.sort(error)
-    return Ratcheted(list(split.enforced), list(split.kept))
+    return Ratcheted(split.enforced, split.kept)
 
 
 def compared_at(error: FieldError) -> tuple[Segment, ...]:

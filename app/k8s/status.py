@@ -8,10 +8,9 @@ an answer that grows with the errors in the request grew to hundreds of megabyte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from app.k8s.field import MAX_QUOTED_VALUE_CHARS, ErrorList, FieldError, clip
+from app.k8s.field import MAX_QUOTED_VALUE_CHARS, ErrorList, clip
 
 # The `reason` of the last cause when errors were left out. Not one of apimachinery's
 # `CauseType`s (none fits); a client that knows only those reads it as an unknown cause.
@@ -35,25 +34,15 @@ def _status(code: int, reason: str, message: str, details: dict[str, Any] | None
     return status
 
 
-def _reported(errors: Iterable[FieldError]) -> ErrorList:
-    """The errors an answer reports: an `ErrorList` as it is, any other iterable bounded."""
-    if isinstance(errors, ErrorList):
-        return errors
-    bounded = ErrorList()
-    bounded.extend(errors)
-    return bounded
-
-
 def omitted_errors_message(count: int) -> str:
     return f"{count} more error{'' if count == 1 else 's'} not shown"
 
 
-def aggregate_message(errors: Iterable[FieldError]) -> str:
+def aggregate_message(reported: ErrorList) -> str:
     """apimachinery's `ErrorList.ToAggregate().Error()`: one error bare, several in brackets.
 
-    At most `MAX_REPORTED_ERRORS` of them, then how many more there were.
+    The errors the list kept (at most `MAX_REPORTED_ERRORS`), then how many more there were.
     """
-    reported = _reported(errors)
     lines = list(dict.fromkeys(str(e) for e in reported))
     if reported.omitted:
         lines.append(omitted_errors_message(reported.omitted))
@@ -62,9 +51,8 @@ def aggregate_message(errors: Iterable[FieldError]) -> str:
     return "[" + ", ".join(lines) + "]"
 
 
-def causes(errors: Iterable[FieldError]) -> list[dict[str, str]]:
+def causes(reported: ErrorList) -> list[dict[str, str]]:
     """One cause per reported error; a last one says how many more there were, if any."""
-    reported = _reported(errors)
     found = [{"reason": e.type.reason, "message": e.message, "field": e.field} for e in reported]
     if reported.omitted:
         # No `field`: apimachinery omits an empty one, and this cause is about no one field.
@@ -74,27 +62,25 @@ def causes(errors: Iterable[FieldError]) -> list[dict[str, str]]:
     return found
 
 
-def invalid(*, group: str, kind: str, name: str, errors: Iterable[FieldError]) -> Status:
-    """422 Invalid (`apierrors.NewInvalid`): one cause per reported field error."""
-    reported = _reported(errors)
+def invalid(*, group: str, kind: str, name: str, errors: ErrorList) -> Status:
+    """422 Invalid (`apierrors.NewInvalid`): one cause per errors field error."""
     qualified = f"{kind}.{group}" if group else kind
     name = clip(name, MAX_QUOTED_VALUE_CHARS)  # from the request: any length
-    message = f'{qualified} "{name}" is invalid: {aggregate_message(reported)}'
-    details = {"name": name, "group": group, "kind": kind, "causes": causes(reported)}
+    message = f'{qualified} "{name}" is invalid: {aggregate_message(errors)}'
+    details = {"name": name, "group": group, "kind": kind, "causes": causes(errors)}
     return _status(422, "Invalid", message, details)
 
 
 def forbidden(
-    *, group: str, resource: str, name: str, detail: str, errors: Iterable[FieldError] = ()
+    *, group: str, resource: str, name: str, detail: str, errors: ErrorList | None = None
 ) -> Status:
     """403 Forbidden (`apierrors.NewForbidden`)."""
     qualified = f"{resource}.{group}" if group else resource
     name = clip(name, MAX_QUOTED_VALUE_CHARS)  # from the request: any length
     message = f'{qualified} "{name}" is forbidden: {detail}'
     details: dict[str, Any] = {"name": name, "group": group, "kind": resource}
-    reported = _reported(errors)
-    if reported:
-        details["causes"] = causes(reported)
+    if errors:
+        details["causes"] = causes(errors)
     return _status(403, "Forbidden", message, details)
 
 

@@ -213,10 +213,10 @@ def _validate_stage_selector(path: FieldPath, selector: object, errors: ErrorLis
         # As in Kargo's webhook, only a name with ":" is parsed as a pattern; an exact name is
         # not otherwise checked (any string can be compared with a Stage's name).
         if ":" in name:
-            errors.extend(validate_name_selector(path.child("name"), name))
+            validate_name_selector(path.child("name"), name, errors)
     elif name is not None:
         errors.append(type_invalid(path.child("name"), name, "string"))
-    errors.extend(validate_label_selector(path, selector))
+    validate_label_selector(path, selector, errors)
 
 
 def _validate_auto_rollback(

@@ -3,7 +3,8 @@
 Kargo's rollback controller marks the Promotions it creates with `kargo.akuity.io/rollback:
 "true"`, and promotion steps may skip approvals or tests when they see it. Kargo does not check
 who set it, so only the controller's identity may set, change or remove it. What a request does
-to the annotation is `app.kargo.rollback`'s rule; this module turns it into answers:
+to the annotation, and who may do it, is `app.kargo.rollback`'s rule; this module turns it
+into answers:
 
 - mutating answer (mode `strip`): another user's CREATE loses the key whatever its value; an
   UPDATE gets the old object's value back, or loses the key if the old object had none
@@ -17,14 +18,14 @@ DELETE and CONNECT pass untouched: the API server rejects a patch on DELETE.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final, Literal, final
+from collections.abc import Mapping
+from typing import Final, final
 
 from app.admission import responses as rsp
 from app.admission.patch import PatchOp, add, pointer, remove, replace
 from app.admission.review import AdmissionRequest, GroupVersionKind
 from app.k8s import status as st
-from app.k8s.field import MAX_QUOTED_VALUE_CHARS, FieldPath, clip, forbidden, go_quote
+from app.k8s.field import MAX_QUOTED_VALUE_CHARS, ErrorList, FieldError, clip
 from app.kargo.constants import (
     GROUP,
     PROMOTION_KIND,
@@ -36,19 +37,26 @@ from app.kargo.rollback import (
     ABSENT,
     AnnotationChange,
     AnnotationValue,
-    MalformedObject,
+    GuardMode,
+    IsController,
     annotation_change,
+    forbidden_error,
+    malformed_message,
     not_a_rollback_warnings,
 )
 
 PROMOTION_GVK: Final = GroupVersionKind(GROUP, VERSION, PROMOTION_KIND)
 
-GuardMode = Literal["strip", "deny"]
-IsController = Callable[[str], bool]
 
 AUDIT_KEY: Final = "rollback-annotation"
+# What the guard did, by the decision's `why`, for `krw_rollback_guard_actions_total` (the
+# dispatch table hands it to the metrics; nothing guard-specific rides on a `Decision`).
+GUARD_ACTIONS: Final[Mapping[str, str]] = {
+    "stripped": "stripped",
+    "restored": "restored",
+    "forbidden": "denied",
+}
 _ANNOTATION_POINTER: Final = pointer("metadata", "annotations", ROLLBACK_ANNOTATION)
-ANNOTATION_FIELD: Final = FieldPath.root("metadata").child("annotations").key(ROLLBACK_ANNOTATION)
 _STRIPPED_WARNING: Final = (
     f"annotation {ROLLBACK_ANNOTATION} removed: only the Kargo controller may set it"
 )
@@ -63,9 +71,9 @@ def _user(req: AdmissionRequest) -> str:
     return clip(req.username, MAX_QUOTED_VALUE_CHARS) if req.username else "<anonymous>"
 
 
-def _bad_object(exc: MalformedObject) -> rsp.Decision:
+def _bad_object(error: FieldError) -> rsp.Decision:
     # Not a denial on the merits: the review cannot be judged, so it counts as an error.
-    return rsp.errored("malformed-object", st.bad_request(str(exc)))
+    return rsp.errored("malformed-object", st.bad_request(malformed_message(error)))
 
 
 def _other_users_change(
@@ -78,13 +86,16 @@ def _other_users_change(
     """
     if req.operation not in ("CREATE", "UPDATE"):
         return rsp.allowed("not-guarded-operation")
-    try:
-        change = annotation_change(
-            is_update=req.operation == "UPDATE", obj=req.obj, old_obj=req.old_obj
-        )
-    except MalformedObject as exc:
-        return _bad_object(exc)
-    if is_controller(req.username):
+    change = annotation_change(
+        is_update=req.operation == "UPDATE",
+        username=req.username,
+        obj=req.obj,
+        old_obj=req.old_obj,
+        is_controller=is_controller,
+    )
+    if isinstance(change, FieldError):
+        return _bad_object(change)
+    if change.by_controller:
         return rsp.allowed("controller", warnings=not_a_rollback_warnings(change))
     if not change.changed:
         return rsp.allowed("unchanged")
@@ -112,7 +123,6 @@ def mutate_promotion(
         [op],
         warnings=[warning],
         audit={AUDIT_KEY: f"{action}: {assessed.verb} by {_user(req)}"},
-        guard_action=action,
     )
 
 
@@ -134,31 +144,23 @@ def validate_promotion(req: AdmissionRequest, *, is_controller: IsController) ->
     assessed = _other_users_change(req, is_controller)
     if isinstance(assessed, rsp.Decision):
         return assessed
-    verb = assessed.verb
-    detail = (
-        f"user {go_quote(clip(req.username, MAX_QUOTED_VALUE_CHARS))} may not {verb} "
-        f"annotation {ROLLBACK_ANNOTATION}: "
-        "only the Kargo controller may set, change or remove it"
-    )
-    error = forbidden(ANNOTATION_FIELD, detail)
+    error = forbidden_error(assessed, req.username)
     return rsp.denied(
         "forbidden",
         st.forbidden(
-            group=GROUP, resource=PROMOTION_RESOURCE, name=req.name, detail=detail, errors=[error]
+            group=GROUP,
+            resource=PROMOTION_RESOURCE,
+            name=req.name,
+            detail=error.detail,
+            errors=ErrorList.of(error),
         ),
-        audit={AUDIT_KEY: f"denied: {verb} by {_user(req)}"},
-        guard_action="denied",
+        audit={AUDIT_KEY: f"denied: {assessed.verb} by {_user(req)}"},
     )
 
 
 @final
 class PromotionGuard:
-    """Both answers bound to the controller's identity and the mode, for the dispatch table.
-
-    Its bound methods are the policies: called with the request alone, they reach the
-    functions above by a direct call (a `functools.partial` with keywords would parse its
-    keywords again on every request).
-    """
+    """Both answers bound to the controller's identity and the mode, for the dispatch table."""
 
     __slots__ = ("_is_controller", "_mode")
 

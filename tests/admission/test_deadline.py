@@ -17,7 +17,7 @@ import pytest
 from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY, AdmissionEndpoint, WebhookSpec
 from app.admission.responses import allowed
 from app.admission.review import PEEK_BYTES, AdmissionRequest, GroupVersionKind, peek_uid
-from app.observability import Observability
+from app.observability.recorder import Observability
 from app.serving.concurrency import DecisionSlots, Slot
 from tests.support.reviews import promotion, review
 
@@ -71,8 +71,8 @@ def test_peek_uid(body: bytes, found: tuple[str | None, str | None]) -> None:
     assert peek_uid(body) == found
 
 
-def _endpoint(policy: Any, **kwargs: Any) -> AdmissionEndpoint:
-    spec = WebhookSpec("test-hook", "/x", GVK, policy)
+def _endpoint(decide: Any, **kwargs: Any) -> AdmissionEndpoint:
+    spec = WebhookSpec("test-hook", "/x", GVK, decide)
     return AdmissionEndpoint(spec, max_body_bytes=1 << 20, recorder=Observability(), **kwargs)
 
 

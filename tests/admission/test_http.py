@@ -27,7 +27,7 @@ from app.kargo.constants import (
     PROMOTION_MUTATE_PATH,
     PROMOTION_VALIDATE_PATH,
 )
-from app.observability import Observability
+from app.observability.recorder import Observability
 from tests.support.app import client
 from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review
 
@@ -282,9 +282,9 @@ async def test_health_readiness_and_metrics() -> None:
     assert "krw_build_info{" in metrics
 
 
-def _endpoint(policy: Any, obs: Observability, **kwargs: Any) -> AdmissionEndpoint:
+def _endpoint(decide: Any, obs: Observability, **kwargs: Any) -> AdmissionEndpoint:
     spec = WebhookSpec(
-        "test-hook", "/x", GroupVersionKind("kargo.akuity.io", "v1alpha1", "Promotion"), policy
+        "test-hook", "/x", GroupVersionKind("kargo.akuity.io", "v1alpha1", "Promotion"), decide
     )
     return AdmissionEndpoint(spec, max_body_bytes=1 << 20, recorder=obs, **kwargs)
 

@@ -31,14 +31,16 @@ import orjson
 import pytest
 
 from app.admission.review import AdmissionRequest, decode_review
+from app.admission.validating import ValidatingWebhook
 from app.commands.match_conditions import (
     MatchCondition,
     project_config_match_conditions,
     promotion_match_conditions,
 )
-from app.webhooks.identity import ControllerIdentity
-from app.webhooks.projectconfig import decide_project_config
-from app.webhooks.promotion import GuardMode, mutate_promotion, validate_promotion
+from app.kargo.identity import ControllerIdentity
+from app.kargo.rollback import GuardMode
+from app.webhooks.projectconfig import ProjectConfigRules
+from app.webhooks.promotion import mutate_promotion, validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, project_config, promotion, review
 from tests.webhooks.annotation_cases import ANNOTATION_CASES, AnnotationCase
 from tests.webhooks.projectconfig_cases import CASES as PROJECT_CONFIG_CASES
@@ -51,6 +53,7 @@ EAST = "system:serviceaccount:kargo:kargo-controller-east"
 USERNAME_SETS: Sequence[tuple[str, ...]] = ((CONTROLLER,), (EAST, ODD_CONTROLLER))
 MODES: tuple[GuardMode, ...] = ("strip", "deny")
 GENERATED = 1500  # random requests per username set
+decide_project_config = ValidatingWebhook(ProjectConfigRules(schema="any")).decide
 
 
 class Conditions:
@@ -205,7 +208,7 @@ PROJECT_CONFIG_CONDITIONS = Conditions(project_config_match_conditions())
 
 
 def project_config_answer(body: dict[str, Any]) -> Answer:
-    decision = decide_project_config(_decoded(body), schema="any")
+    decision = decide_project_config(_decoded(body))
     return Answer(not decision.allowed, decision.allowed and not decision.patch)
 
 

@@ -34,7 +34,7 @@ from app.commands.match_conditions import cel_string
 from app.commands.policy import DEFAULT_POLICY_NAME, build_policy, render_policy
 from app.k8s.field import go_quote
 from app.kargo.constants import DEFAULT_CONTROLLER_USERNAME
-from app.webhooks.identity import ControllerIdentity
+from app.kargo.identity import ControllerIdentity
 from app.webhooks.promotion import validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, promotion, review
 from tests.webhooks.annotation_cases import ANNOTATION_CASES, AnnotationCase

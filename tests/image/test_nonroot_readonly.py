@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 
 from tests.image.dockerfile import REPO_ROOT, stages
 from tests.image.emulation import Layout, prepare, run_stage
+from tests.support.compiled import compiled_modules
 from tests.support.locks import pins
 from tests.support.ports import free_port
 from tests.support.tls import client_context
@@ -199,8 +200,7 @@ def test_the_wheel_not_the_checkout_is_imported(image: InstalledImage) -> None:
 
 def test_the_request_path_modules_are_compiled_in_the_wheel(image: InstalledImage) -> None:
     """The build stage compiles the modules pyproject.toml lists (setup.py, mypyc)."""
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    modules: list[str] = pyproject["tool"]["kargo-rollback-webhook"]["compiled"]
+    modules = compiled_modules()
     check = f"import importlib; print(*(importlib.import_module(m).__file__ for m in {modules!r}))"
     result = _as_image_user([str(image.venv / "bin" / "python"), "-c", check], cwd=image.root)
     assert result.returncode == 0, result.stderr

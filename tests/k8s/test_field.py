@@ -88,10 +88,10 @@ def test_deep_values_render_without_crashing() -> None:
 
 
 def test_invalid_status_aggregates_like_the_api_server() -> None:
-    errors = [
+    errors = fp.ErrorList.of(
         fp.invalid(fp.FieldPath.root("metadata").child("name"), "other", "one"),
         fp.invalid(P.index(0), "x", "two"),
-    ]
+    )
     status = st.invalid(group="kargo.akuity.io", kind="ProjectConfig", name="other", errors=errors)
     assert status["code"] == 422
     assert status["reason"] == "Invalid"
@@ -161,22 +161,24 @@ def test_a_denial_reports_at_most_the_limit_and_counts_the_rest() -> None:
     assert status["message"].count("Invalid value") == fp.MAX_REPORTED_ERRORS
 
 
-def test_a_plain_list_of_errors_is_bounded_too() -> None:
-    errors = [fp.invalid(P.index(i), "s", "dup") for i in range(150)]
+def test_a_list_of_given_errors_is_bounded_too() -> None:
+    errors = fp.ErrorList.of(*[fp.invalid(P.index(i), "s", "dup") for i in range(150)])
     status = st.invalid(group="", kind="ProjectConfig", name="p", errors=errors)
     assert len(status["details"]["causes"]) == fp.MAX_REPORTED_ERRORS + 1
     assert status["details"]["causes"][-1]["message"] == "50 more errors not shown"
 
 
 def test_one_omitted_error_is_singular() -> None:
-    errors = [fp.invalid(P.index(i), "s", "dup") for i in range(fp.MAX_REPORTED_ERRORS + 1)]
+    errors = fp.ErrorList.of(
+        *[fp.invalid(P.index(i), "s", "dup") for i in range(fp.MAX_REPORTED_ERRORS + 1)]
+    )
     status = st.invalid(group="", kind="ProjectConfig", name="p", errors=errors)
     assert status["details"]["causes"][-1]["message"] == "1 more error not shown"
 
 
 def test_a_long_name_is_cut_in_the_status() -> None:
     name = "n" * 100_000
-    errors = [fp.required(P)]
+    errors = fp.ErrorList.of(fp.required(P))
     invalid = st.invalid(group="g", kind="K", name=name, errors=errors)
     forbidden = st.forbidden(group="g", resource="r", name=name, detail="no", errors=errors)
     for status in (invalid, forbidden):

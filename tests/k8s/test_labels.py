@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from app.k8s.field import FieldPath
+from app.k8s.field import MAX_REPORTED_ERRORS, FieldPath
 from app.k8s.labels import validate_label_selector
 from app.k8s.names import is_dns1123_subdomain, is_label_value, is_qualified_name
 
@@ -537,4 +537,13 @@ def test_twenty_thousand_labels_and_expressions_are_accepted() -> None:
             {"key": f"k{i}", "operator": "In", "values": ["a", "b"]} for i in range(n)
         ],
     }
-    assert validate_label_selector(PATH, selector) == []
+    assert not validate_label_selector(PATH, selector)
+
+
+def test_errors_are_bounded_as_they_are_found() -> None:
+    """A selector of thousands of bad labels keeps no more errors than any validation."""
+    labels = {f"k{i}": "bad value" for i in range(5000)}
+    errs = validate_label_selector(PATH, {"matchLabels": labels})
+    assert errs.total == 5000
+    assert len(errs) == MAX_REPORTED_ERRORS
+    assert errs.omitted == 5000 - MAX_REPORTED_ERRORS

@@ -210,9 +210,14 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES)
 def test_ratchet(case: Case) -> None:
-    result = ratchet(case.new_errors, case.old_errors, obj=case.new, old_obj=case.old)
-    assert result.kept == [case.new_errors[i] for i in case.kept]
-    assert result.enforced == [e for i, e in enumerate(case.new_errors) if i not in case.kept]
+    result = ratchet(
+        ErrorList.of(*case.new_errors),
+        ErrorList.of(*case.old_errors),
+        obj=case.new,
+        old_obj=case.old,
+    )
+    assert list(result.kept) == [case.new_errors[i] for i in case.kept]
+    assert list(result.enforced) == [e for i, e in enumerate(case.new_errors) if i not in case.kept]
 
 
 @pytest.mark.parametrize(
@@ -258,7 +263,8 @@ def test_many_errors_at_one_path_are_ratcheted_in_linear_time() -> None:
     old, new = spec({"matchLabels": labels}), spec({"matchLabels": dict(labels)})
     errors = [invalid(LABELS, v, LABEL_DETAIL) for v in labels.values()]
     started = time.perf_counter()
-    result = ratchet(errors, list(errors), obj=new, old_obj=old)
+    listed = ErrorList.of(*errors, limit=len(errors))
+    result = ratchet(listed, listed, obj=new, old_obj=old)
     elapsed = time.perf_counter() - started
     assert len(result.kept) == len(errors)
     assert not result.enforced
@@ -300,5 +306,5 @@ def test_bad_values_are_compared_type_strict(before: object, after: object, kept
     new_error = type_invalid(path, after, "string")
     obj = {"spec": {"x": after}}
     old_obj = {"spec": {"x": before}}
-    result = ratchet([new_error], [old_error], obj=obj, old_obj=old_obj)
-    assert result.kept == ([new_error] if kept else [])
+    result = ratchet(ErrorList.of(new_error), ErrorList.of(old_error), obj=obj, old_obj=old_obj)
+    assert list(result.kept) == ([new_error] if kept else [])

@@ -43,7 +43,7 @@ def go_error(code: str, expr: str) -> str:
     ],
 )
 def test_names_without_a_pattern_are_accepted(name: str) -> None:
-    assert validate_name_selector(NAME_PATH, name) == []
+    assert not validate_name_selector(NAME_PATH, name)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_an_unknown_identifier_is_rejected(name: str, identifier: str) -> None:
     errors = validate_name_selector(NAME_PATH, name)
 
     assert len(errors) == 1
-    assert errors[0].detail == f"invalid pattern identifier {identifier}: {IDENTIFIER_HINT}"
+    assert errors.items[0].detail == f"invalid pattern identifier {identifier}: {IDENTIFIER_HINT}"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_an_unknown_identifier_is_rejected(name: str, identifier: str) -> None:
     ],
 )
 def test_known_identifiers_are_accepted(name: str) -> None:
-    assert validate_name_selector(NAME_PATH, name) == []
+    assert not validate_name_selector(NAME_PATH, name)
 
 
 def test_the_error_names_the_field_and_the_whole_value() -> None:
@@ -145,7 +145,7 @@ def test_is_pattern(name: str, expected: bool) -> None:
 )
 def test_valid_globs(pattern: str) -> None:
     assert glob_error(pattern) is None
-    assert validate_name_selector(NAME_PATH, "glob:" + pattern) == []
+    assert not validate_name_selector(NAME_PATH, "glob:" + pattern)
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ def test_invalid_globs(pattern: str) -> None:
 )
 def test_valid_regexes(pattern: str) -> None:
     assert regex_error(pattern) is None
-    assert validate_name_selector(NAME_PATH, "regex:" + pattern) == []
+    assert not validate_name_selector(NAME_PATH, "regex:" + pattern)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ import pytest
 
 from tests.packaging.builds import (
     FALLBACK_WARNING,
-    REPO,
     Venv,
     copy_checkout,
     make_venv,
@@ -34,12 +32,11 @@ from tests.packaging.builds import (
     tracked_files,
     wheel_extensions,
 )
+from tests.support.compiled import compiled_modules
 
 pytestmark = pytest.mark.timeout(900)
 
-COMPILED: list[str] = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
-    "kargo-rollback-webhook"
-]["compiled"]
+COMPILED: list[str] = compiled_modules()
 SDIST_METADATA = {"PKG-INFO", "setup.cfg"}
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from app.config import ConfigError, Settings
 from app.main import Health, create_app
-from app.observability import Observability
+from app.observability.recorder import Observability
 from app.server import served_certificate
 from app.serving.certificates import ServedCertificate
 from app.tls import issuance

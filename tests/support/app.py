@@ -9,7 +9,7 @@ import httpx
 
 from app.config import Settings
 from app.main import create_app
-from app.observability import Observability
+from app.observability.recorder import Observability
 
 
 def settings(**overrides: Any) -> Settings:

@@ -1,8 +1,8 @@
-"""Every policy answers any review that decodes, however its object is shaped.
+"""Every webhook's decision function answers any review that decodes, however its object is shaped.
 
 Reviews are built from valid ones by replacing one to three random subtrees with JSON values
 that commonly break type assumptions (null, numbers, strings with pattern prefixes, lists,
-objects). A policy may allow or deny them but never raise: an exception is answered as an
+objects). It may allow or deny them but never raise: an exception is answered as an
 internal error, which is fail-closed but says nothing useful, and in the compiled modules a
 value of an unexpected type would surface exactly that way.
 """
@@ -78,9 +78,9 @@ def _bases() -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_no_policy_raises_on_a_mutated_review(seed: int) -> None:
+def test_no_decision_raises_on_a_mutated_review(seed: int) -> None:
     settings = Settings(tls_cert_file=Path("unused"), tls_key_file=Path("unused"))
-    policies = {spec.name: spec.policy for spec in admission_webhooks(settings)}
+    deciders = {spec.name: spec.decide for spec in admission_webhooks(settings)}
     rnd = random.Random(seed)
     bases = _bases()
     decided = 0
@@ -89,8 +89,8 @@ def test_no_policy_raises_on_a_mutated_review(seed: int) -> None:
         try:
             request = decode_review(orjson.dumps(_mutated(base, rnd)))
         except ReviewError:
-            continue  # the envelope itself was broken: answered before any policy runs
-        decision = policies[name](request)  # must not raise
+            continue  # the envelope itself was broken: answered before any decision runs
+        decision = deciders[name](request)  # must not raise
         assert isinstance(decision.allowed, bool)
         decided += 1
     assert decided > 500  # about half of the mutations leave the envelope intact

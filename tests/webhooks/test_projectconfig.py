@@ -14,10 +14,11 @@ import pytest
 
 from app.admission.responses import encode_response
 from app.admission.review import decode_review
+from app.admission.validating import AUDIT_KEY, MAX_UNENFORCED_SHOWN, ValidatingWebhook
 from app.k8s.ratcheting import ratchet
 from app.k8s.warnings import MAX_WARNING_CHARS, clip_warning
 from app.kargo.projectconfig import validate_project_config
-from app.webhooks.projectconfig import AUDIT_KEY, MAX_UNENFORCED_SHOWN, decide_project_config
+from app.webhooks.projectconfig import ProjectConfigRules
 from tests.support.reviews import project_config, review
 from tests.webhooks.projectconfig_cases import (
     BAD,
@@ -30,12 +31,14 @@ from tests.webhooks.projectconfig_cases import (
     refresh,
 )
 
+decide_project_config = ValidatingWebhook(ProjectConfigRules(schema="any")).decide
+
 
 def decide(case: Case) -> tuple[Any, dict[str, Any]]:
     operation = "CREATE" if case.old is None else "UPDATE"
     body = review(case.new, operation=operation, old=case.old, kind="ProjectConfig")
     req = decode_review(orjson.dumps(body))
-    decision = decide_project_config(req, schema="any")
+    decision = decide_project_config(req)
     answer = orjson.loads(encode_response(req.api_version, req.uid, decision))["response"]
     return decision, answer
 
@@ -45,7 +48,7 @@ def test_decision(case: Case) -> None:
     decision, answer = decide(case)
     assert answer["allowed"] is case.allowed, answer
     if case.reason:
-        assert decision.reason == case.reason
+        assert decision.why == case.reason
     if case.allowed:
         assert "status" not in answer
     else:
@@ -80,9 +83,9 @@ def test_many_old_errors_give_bounded_warnings_and_audit() -> None:
 def test_delete_and_connect_are_not_validated() -> None:
     for operation in ("DELETE", "CONNECT"):
         body = review(None, operation=operation, old=BAD, kind="ProjectConfig")
-        decision = decide_project_config(decode_review(orjson.dumps(body)), schema="any")
+        decision = decide_project_config(decode_review(orjson.dumps(body)))
         assert decision.allowed
-        assert decision.reason == "not-validated-operation"
+        assert decision.why == "not-validated-operation"
 
 
 @pytest.mark.parametrize(
@@ -101,11 +104,11 @@ def test_an_unchanged_spec_keeps_exactly_what_ratcheting_would(old: dict[str, An
     new = edited(old, add_label, refresh)
     errors = validate_project_config(new, operation="UPDATE", schema="any").errors
     old_errors = validate_project_config(old, operation="UPDATE", schema="any").errors
-    split = ratchet(list(errors), list(old_errors), obj=new, old_obj=old)
+    split = ratchet(errors, old_errors, obj=new, old_obj=old)
     assert errors
-    assert split.enforced == []
+    assert not split.enforced
     decision, answer = decide(Case(new, old))
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
     expected = [clip_warning(f"unchanged, not enforced: {e}") for e in split.kept]
     assert [w for w in answer["warnings"] if "not enforced" in w] == expected
 
@@ -123,7 +126,7 @@ def test_fixing_one_of_more_than_a_hundred_old_errors_passes() -> None:
     new["spec"]["promotionPolicies"][120].pop("stageSelector")
     decision, answer = decide(Case(new, old))
     assert answer["allowed"] is True, answer.get("status")
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
     assert answer["auditAnnotations"][AUDIT_KEY].startswith("149 errors unchanged, not enforced")
 
 
@@ -131,7 +134,7 @@ def test_appending_a_valid_policy_to_more_than_a_hundred_old_errors_passes() -> 
     old = many_bad(150)
     decision, answer = decide(Case(edited(old, append_policy({"stage": "prod"})), old))
     assert answer["allowed"] is True, answer.get("status")
-    assert decision.reason == "existing-errors"
+    assert decision.why == "existing-errors"
 
 
 def test_a_new_error_past_the_hundredth_is_denied_alone() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from app.admission.responses import encode_response
 from app.admission.review import decode_review
-from app.webhooks.identity import ControllerIdentity
-from app.webhooks.promotion import mutate_promotion, validate_promotion
+from app.kargo.identity import ControllerIdentity
+from app.webhooks.promotion import GUARD_ACTIONS, mutate_promotion, validate_promotion
 from tests.support.reviews import CONTROLLER, KEY, promotion, review
 from tests.webhooks.annotation_cases import ANNOTATION_CASES, AnnotationCase
 
@@ -40,15 +40,14 @@ def test_mutating_answer_strip_mode(case: AnnotationCase) -> None:
     assert req.obj is not None
     result = _apply(req.obj, decision.patch)
     assert result["metadata"].get("annotations") == case.mutated
-    assert decision.guard_action == (
-        case.guard_action if case.guard_action in ("stripped", "restored") else None
-    )
+    action = GUARD_ACTIONS.get(decision.why)
+    assert action == (case.guard_action if case.guard_action in ("stripped", "restored") else None)
     if decision.patch:
         assert len(decision.patch) == 1
         assert decision.warnings
         assert all(len(w) < 120 for w in decision.warnings)
         assert "only the Kargo controller" in decision.warnings[0]
-        assert decision.audit["rollback-annotation"].startswith(decision.guard_action or "")
+        assert decision.audit["rollback-annotation"].startswith(action or "")
     # Everything but the annotations is left as it was.
     assert {k: v for k, v in result.items() if k != "metadata"} == {
         k: v for k, v in req.obj.items() if k != "metadata"
@@ -75,7 +74,7 @@ def test_validating_answer(case: AnnotationCase) -> None:
         assert cause["reason"] == "FieldValueForbidden"
         assert cause["field"] == "metadata.annotations[kargo.akuity.io/rollback]"
         assert "only the Kargo controller" in decision.status["message"]
-        assert decision.guard_action == "denied"
+        assert GUARD_ACTIONS.get(decision.why) == "denied"
         assert decision.audit["rollback-annotation"].startswith("denied")
 
 

@@ -7,7 +7,7 @@ and the rest must be a valid pattern of that kind (glob.py, regex.py), with Karg
 
 from __future__ import annotations
 
-from app.k8s.field import FieldError, FieldPath, go_quote, invalid
+from app.k8s.field import ErrorList, FieldPath, go_quote, invalid
 from app.kargo.patterns.glob import glob_error
 from app.kargo.patterns.regex import regex_error
 
@@ -20,12 +20,17 @@ def is_pattern(name: str) -> bool:
     return ":" in name
 
 
-def validate_name_selector(path: FieldPath, name: str) -> list[FieldError]:
-    """Validate `stageSelector.name`; `path` is the path of that field."""
+def validate_name_selector(
+    path: FieldPath, name: str, errors: ErrorList | None = None
+) -> ErrorList:
+    """Validate `stageSelector.name`; `path` is the path of that field. The error goes into
+    `errors`, the caller's list (a new one when not given)."""
+    if errors is None:
+        errors = ErrorList()
     # An empty name places no constraint; a name without ':' is an exact Stage name, which Kargo
     # does not check here either.
     if not name or not is_pattern(name):
-        return []
+        return errors
     identifier, pattern = name.split(":", 1)
     if identifier == _GLOB_PREFIX_ID:
         detail = glob_error(pattern)
@@ -36,4 +41,6 @@ def validate_name_selector(path: FieldPath, name: str) -> list[FieldError]:
             f"invalid pattern identifier {go_quote(identifier)}: "
             'must be "regex", "regexp" or "glob"'
         )
-    return [] if detail is None else [invalid(path, name, detail)]
+    if detail is not None:
+        errors.append(invalid(path, name, detail))
+    return errors
