@@ -1,13 +1,13 @@
 """Settings: built once at start-up from flags and the environment, then passed in, never global.
 
-Each setting is declared once, as a field of the pydantic model `Settings`: its type, its
-default, and an `Option` with its help text and parser. A setting with a fixed set of values
-takes them from the `Literal` of the layer that owns the concept (`get_args`), never from a
-second list. The command line (`cli.py`), the environment variables and the README's table are
-all derived from those declarations (`OPTIONS`); a command that takes one of the same flags
-shares its `Option` (`CONTROLLER_USERNAME`). Every flag `--some-name` can also be set with the
-variable `KRW_SOME_NAME` (lists comma-separated); a flag wins over the environment. A bad value
-stops the server with one line that names the setting, before anything listens.
+Each setting is declared once, as a field of the pydantic model `Settings`: its type, its default,
+and an `Option` with its help text and parser. A setting with a fixed set of values takes them from
+the `Literal` of the layer that owns the concept (`get_args`), never from a second list. The command
+line (`cli.py`), the environment variables and the table of docs/reference.md are all derived from
+those declarations (`OPTIONS`); a command that takes one of the same flags shares its `Option`
+(`CONTROLLER_USERNAME`). Every flag `--some-name` can also be set with the variable `KRW_SOME_NAME`
+(lists comma-separated); a flag wins over the environment. A bad value stops the server with one
+line that names the setting, before anything listens.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ class Option:
 
 
 class Settings(BaseModel):
-    """Everything the server is configured with; see the README's configuration table.
+    """Everything the server is configured with; see the configuration table in docs/reference.md.
 
     `resolve` parses what a user typed with each field's `Option`; code (tests, benchmarks) may
     build one directly from typed values, which pydantic checks against the field types.

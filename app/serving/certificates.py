@@ -18,7 +18,7 @@ from cryptography import x509
 from app.tls.certificates import utc_now
 from app.tls.reloader import CertificateReloader, TLSVersion
 
-# Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
+# Under the application's logger (`app.observability.logs.LOGGER_NAME`), named here so that
 # transport does not import the layers above it.
 _log = logging.getLogger("kargo_rollback_webhook.tls")
 

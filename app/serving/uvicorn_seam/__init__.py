@@ -12,10 +12,11 @@ loop's TLS protocol is checked on both loops by tests/serving/uvicorn_seam/test_
 - `accept`: TLS started by each accepted connection, so that handshakes are counted;
 - `server`: start-up, drain and shutdown (`GracefulServer`).
 
-Every uvicorn name they use is listed in `UVICORN_CONTRACT`; tests/serving/test_uvicorn_contract.py
-fails naming the symbol when a uvicorn release changes one, and pyproject.toml caps uvicorn and
-httptools at the releases that pass it. import-linter (pyproject.toml) keeps every other module of
-`app.serving`, and everything below the wiring, from importing uvicorn or httptools.
+Every uvicorn name they use is listed in `UVICORN_CONTRACT`;
+tests/serving/uvicorn_seam/test_uvicorn_contract.py fails naming the symbol when a uvicorn release
+changes one, and pyproject.toml caps uvicorn and httptools at the releases that pass it.
+import-linter (pyproject.toml) keeps every other module of `app.serving`, and everything below the
+wiring, from importing uvicorn or httptools.
 
 Imports: uvicorn, httptools, uvloop and the job modules of app.serving, which know nothing of
 uvicorn.

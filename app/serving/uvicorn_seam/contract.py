@@ -1,8 +1,8 @@
 """Every uvicorn name the seam relies on beyond uvicorn's documented `Config` and `Server.run`.
 
 Methods overridden or called, attributes read or written, as (class, name); checked by
-tests/serving/test_uvicorn_contract.py against the installed uvicorn. Kept apart from the
-protocol so that each module stays one job.
+tests/serving/uvicorn_seam/test_uvicorn_contract.py against the installed uvicorn. Kept apart
+from the protocol so that each module stays one job.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The one module that touches uvicorn's and httptools' internals.
 
-uvicorn gives a keep-alive timeout and nothing else a webhook needs from its connections, so
-its `HttpToolsProtocol` and `Server` are subclassed here, and every private method or attribute
-used is listed in `UVICORN_CONTRACT` (`contract`); tests/serving/test_uvicorn_contract.py fails
+uvicorn gives a keep-alive timeout and nothing else a webhook needs from its connections, so its
+`HttpToolsProtocol` and `Server` are subclassed here, and every private method or attribute used is
+listed in `UVICORN_CONTRACT` (`contract`); tests/serving/uvicorn_seam/test_uvicorn_contract.py fails
 naming the symbol when a uvicorn release changes one. The jobs themselves are elsewhere and know
 nothing of uvicorn: `deadlines` (header and body clocks), `keepalive` (one timer per connection),
-`single_write` (a response's head waits for its body), `connections` (how many connections, and
-whom to close past that), `body_budget` (bytes of bodies still arriving) and `concurrency`
-(decision slots).
+`single_write` (a response's head waits for its body), `connections` (how many connections, and whom
+to close past that), `body_budget` (bytes of bodies still arriving) and `concurrency` (decision
+slots).
 
 The connection protocol, per connection:
 
@@ -83,7 +83,7 @@ from app.serving.single_write import BodyFollows, HeadWithBody
 from app.serving.uvicorn_seam.shared import Admission, DrainFlag
 from app.serving.write_stall import REASON_WRITE_TIMEOUT, WriteStall
 
-# Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
+# Under the application's logger (`app.observability.logs.LOGGER_NAME`), named here so that
 # transport does not import the layers above it.
 _log = logging.getLogger("kargo_rollback_webhook.connections")
 

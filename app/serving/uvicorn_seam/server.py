@@ -46,7 +46,7 @@ import uvicorn
 
 from app.serving.uvicorn_seam.accept import counted_from_accept
 
-# Under the application's logger (`app.observability.LOGGER_NAME`), named here so that
+# Under the application's logger (`app.observability.logs.LOGGER_NAME`), named here so that
 # transport does not import the layers above it.
 _lifecycle_log = logging.getLogger("kargo_rollback_webhook.lifecycle")
 
