@@ -17,6 +17,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.serving.noop import nothing
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
@@ -97,7 +99,7 @@ class RequestClock:
         self._cancel_header_timer()
         self._cancel_body_timer()
         self._head_started = self._body_started = None
-        self._on_head_late = self._on_body_late = _nothing
+        self._on_head_late = self._on_body_late = nothing
 
     def _head_late(self) -> None:
         self._header_timer = None
@@ -118,7 +120,3 @@ class RequestClock:
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
-
-
-def _nothing() -> None:
-    """What a closed clock calls (never: its timers are cancelled)."""

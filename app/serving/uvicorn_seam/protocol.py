@@ -79,6 +79,7 @@ from app.serving.connections import (
 )
 from app.serving.deadlines import ConnectionLimits, RequestClock
 from app.serving.keepalive import IdleTimer
+from app.serving.noop import nothing
 from app.serving.single_write import BodyFollows, HeadWithBody
 from app.serving.uvicorn_seam.shared import Admission, DrainFlag
 from app.serving.write_stall import REASON_WRITE_TIMEOUT, WriteStall
@@ -216,7 +217,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._held is not None:
             unstarted.append(self._held[0])
         for cycle in unstarted:
-            cycle.on_response = _nothing
+            cycle.on_response = nothing
         if self.cycle is not None and isinstance(self.cycle.transport, HeadWithBody):
             self.cycle.transport.release()
 
@@ -582,10 +583,6 @@ def protocol_class(
         admission = bound_admission
 
     return BoundGuardedHttpToolsProtocol
-
-
-def _nothing() -> None:
-    """What an answer that will never be written calls when it completes (it does not)."""
 
 
 def _peer(client: tuple[str, int] | None) -> str | None:
