@@ -35,7 +35,7 @@ from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import ConnectionTable
 from app.serving.deadlines import ConnectionLimits
-from app.serving.uvicorn_seam import Admission, GracefulServer, protocol_class
+from app.serving.uvicorn_seam import GracefulServer, SharedLimits, protocol_class
 from app.tls.reloader import PairFile, PairFileError
 
 
@@ -54,7 +54,7 @@ def build_server(settings: Settings) -> GracefulServer:
         max_per_client=settings.max_connections_per_client,
         on_evict=closed,
     )
-    admission = Admission(
+    shared = SharedLimits(
         connections=table,
         bodies=BodyBudget(
             limit=settings.max_body_bytes_in_flight,
@@ -89,7 +89,7 @@ def build_server(settings: Settings) -> GracefulServer:
         # uvicorn calls this once, in Config.load(); the context never changes, the certificate
         # it serves does (no ssl_certfile: uvicorn would build a context of its own).
         ssl_context_factory=lambda _config, _default: context,
-        http=protocol_class(limits, health, admission),
+        http=protocol_class(limits, health, shared),
         ws="none",
         # `Application.__call__` returns its route's coroutine rather than being one, which
         # uvicorn's detection would take for ASGI 2.

@@ -23,7 +23,7 @@ class DrainFlag(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Admission:
+class SharedLimits:
     """What every connection of one server shares: the limits that span connections."""
 
     connections: ConnectionTable
