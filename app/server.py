@@ -71,6 +71,7 @@ def build_server(settings: Settings) -> GracefulServer:
         overloaded=app.overloaded,
         body_late=app.body_late,
         arrival_key=ARRIVAL_KEY,
+        exempt_paths=app.exempt_paths,
         keep_key=KEEP_SLOT_KEY,
     )
 

@@ -69,7 +69,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from app.serving.concurrency import EXEMPT_PATHS, Slot
+from app.serving.concurrency import Slot
 from app.serving.connections import (
     RANK_ARRIVING,
     RANK_HANDSHAKE,
@@ -371,7 +371,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _launch(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
         """Start the application on a complete request, in a decision slot if one is free."""
         self._used = True
-        if cycle.scope["path"] not in EXEMPT_PATHS:
+        if cycle.scope["path"] not in self.shared.exempt_paths:
             slot = self.shared.slots.take(len(cycle.body), self._client_key)
             if slot is not None:
                 self._slot = slot

@@ -19,6 +19,8 @@ from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, SharedLimits, pro
 from tests.support.transports import RecordingTransport
 
 ARRIVAL_KEY = "test.arrived"
+# What `app.main.create_app` declares exempt (its FastAPI routes); the seam takes what it is given.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 async def answer_429(scope: Scope, receive: Receive, send: Send) -> None:
@@ -50,6 +52,7 @@ def shared_limits(
         ),
         overloaded=answer_429,
         arrival_key=ARRIVAL_KEY,
+        exempt_paths=EXEMPT_PATHS,
     )
 
 
