@@ -16,7 +16,7 @@ from typing import Protocol
 
 from cryptography import x509
 
-from app.tls.certificates import utc_now
+from app.tls.pair import utc_now
 from app.tls.reloader import CertificateReloader, TLSVersion
 
 # Under the application's logger (`app.observability.logs.LOGGER_NAME`), named here so that
