@@ -33,7 +33,7 @@ from app.serving import descriptors, memory
 from app.serving.body_budget import BodyBudget
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import ConnectionTable
-from app.serving.deadlines import ConnectionLimits
+from app.serving.limits import ConnectionLimits
 from app.serving.uvicorn_seam import GracefulServer, SharedLimits, protocol_class
 from app.tls.reloader import PairFile, PairFileError
 from app.tls.served import ServedCertificate

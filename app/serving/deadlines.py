@@ -15,23 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from app.serving.limits import ConnectionLimits
 from app.serving.noop import nothing
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    """Per-connection limits; see the module docstring for when each clock runs."""
-
-    header_timeout: float
-    body_timeout: float
-    max_header_bytes: int
-    # Bodies are buffered whole before the application sees them; one over this is handed to
-    # the application at once, to be refused.
-    max_body_bytes: int
-    # Seconds an answer may stay unwritten because its client does not read (`write_stall`).
-    write_timeout: float = 10.0
 
 
 class RequestClock:

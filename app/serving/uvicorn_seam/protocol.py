@@ -77,8 +77,9 @@ from app.serving.connections import (
     RANK_STUCK,
     RANK_UNUSED,
 )
-from app.serving.deadlines import ConnectionLimits, RequestClock
+from app.serving.deadlines import RequestClock
 from app.serving.keepalive import IdleTimer
+from app.serving.limits import ConnectionLimits
 from app.serving.noop import nothing
 from app.serving.single_write import BodyFollows, HeadWithBody
 from app.serving.uvicorn_seam.shared import DrainFlag, SharedLimits

@@ -14,7 +14,7 @@ from uvicorn.server import ServerState
 from app.serving.body_budget import BodyBudget
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import ConnectionTable
-from app.serving.deadlines import ConnectionLimits
+from app.serving.limits import ConnectionLimits
 from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, SharedLimits, protocol_class
 from tests.support.transports import RecordingTransport
 
