@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.admission.http import AdmissionEndpoint, WebhookSpec
@@ -139,4 +140,5 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(obs.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return Application(endpoints, app)
+    probes = frozenset(route.path for route in app.routes if isinstance(route, APIRoute))
+    return Application(endpoints, app, exempt_paths=probes)

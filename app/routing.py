@@ -23,11 +23,20 @@ class Application:
     chosen app's coroutine, so this adds no coroutine of its own to a request.
     """
 
-    __slots__ = ("endpoints", "fallback")
+    __slots__ = ("endpoints", "exempt_paths", "fallback")
 
-    def __init__(self, endpoints: Mapping[str, AdmissionEndpoint], fallback: AsgiApp) -> None:
+    def __init__(
+        self,
+        endpoints: Mapping[str, AdmissionEndpoint],
+        fallback: AsgiApp,
+        exempt_paths: frozenset[str],
+    ) -> None:
         self.endpoints = dict(endpoints)
         self.fallback = fallback
+        # The fallback's own paths (probes and metrics), which the transport serves outside the
+        # decision slots: a loaded pod must not be restarted or lose its metrics because it is
+        # loaded. Taken from the fallback's routes, so a path is declared once.
+        self.exempt_paths = exempt_paths
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] == "http":

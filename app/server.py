@@ -31,12 +31,12 @@ from app.observability.logs import configure_logging
 from app.observability.recorder import Observability
 from app.serving import descriptors, memory
 from app.serving.body_budget import BodyBudget
-from app.serving.certificates import ServedCertificate
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import ConnectionTable
-from app.serving.deadlines import ConnectionLimits
-from app.serving.uvicorn_seam import Admission, GracefulServer, protocol_class
+from app.serving.limits import ConnectionLimits
+from app.serving.uvicorn_seam import GracefulServer, SharedLimits, protocol_class
 from app.tls.reloader import PairFile, PairFileError
+from app.tls.served import ServedCertificate
 
 
 def build_server(settings: Settings) -> GracefulServer:
@@ -54,7 +54,7 @@ def build_server(settings: Settings) -> GracefulServer:
         max_per_client=settings.max_connections_per_client,
         on_evict=closed,
     )
-    admission = Admission(
+    shared = SharedLimits(
         connections=table,
         bodies=BodyBudget(
             limit=settings.max_body_bytes_in_flight,
@@ -71,6 +71,7 @@ def build_server(settings: Settings) -> GracefulServer:
         overloaded=app.overloaded,
         body_late=app.body_late,
         arrival_key=ARRIVAL_KEY,
+        exempt_paths=app.exempt_paths,
         keep_key=KEEP_SLOT_KEY,
     )
 
@@ -89,7 +90,7 @@ def build_server(settings: Settings) -> GracefulServer:
         # uvicorn calls this once, in Config.load(); the context never changes, the certificate
         # it serves does (no ssl_certfile: uvicorn would build a context of its own).
         ssl_context_factory=lambda _config, _default: context,
-        http=protocol_class(limits, health, admission),
+        http=protocol_class(limits, health, shared),
         ws="none",
         # `Application.__call__` returns its route's coroutine rather than being one, which
         # uvicorn's detection would take for ASGI 2.

@@ -20,9 +20,9 @@ from typing import NoReturn
 
 from app.commands.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from app.tls import inspection, issuance
-from app.tls.certificates import CertificateError
 from app.tls.inspection import InspectionReport
 from app.tls.issuance import GeneratedCerts
+from app.tls.pair import CertificateError
 
 
 class _OneLineUsageParser(argparse.ArgumentParser):

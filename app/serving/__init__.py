@@ -1,4 +1,4 @@
-"""Serving over HTTP: TLS with hot reload, connection limits, overload and shutdown.
+"""Serving over HTTP: connection limits, overload and shutdown, over the TLS context of `app.tls`.
 
 Transport only: it knows HTTP, TLS and uvicorn, and nothing of configuration, admission or
 Kargo. May import only `app.tls`. Every contact with uvicorn's and httptools' internals is in

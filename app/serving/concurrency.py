@@ -32,15 +32,14 @@ application keeps it (`Slot.keep`): a decision abandoned at its deadline still r
 worker, and its bytes stay counted until the worker has let go of them.
 
 Probes and metrics are exempt: a loaded pod must not be restarted or lose its metrics because
-it is loaded.
+it is loaded. Which paths those are the wiring says (`SharedLimits.exempt_paths`, from the
+application's routes); the transport declares none of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, final
-
-EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+from typing import final
 
 
 def _one() -> int:

@@ -15,21 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    """Per-connection limits; see the module docstring for when each clock runs."""
-
-    header_timeout: float
-    body_timeout: float
-    max_header_bytes: int
-    # Bodies are buffered whole before the application sees them; one over this is handed to
-    # the application at once, to be refused.
-    max_body_bytes: int
-    # Seconds an answer may stay unwritten because its client does not read (`write_stall`).
-    write_timeout: float = 10.0
+from app.serving.limits import ConnectionLimits
+from app.serving.noop import nothing
 
 
 class RequestClock:
@@ -97,7 +85,7 @@ class RequestClock:
         self._cancel_header_timer()
         self._cancel_body_timer()
         self._head_started = self._body_started = None
-        self._on_head_late = self._on_body_late = _nothing
+        self._on_head_late = self._on_body_late = nothing
 
     def _head_late(self) -> None:
         self._header_timer = None
@@ -118,7 +106,3 @@ class RequestClock:
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
-
-
-def _nothing() -> None:
-    """What a closed clock calls (never: its timers are cancelled)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from app.serving.noop import nothing
+
 
 class IdleTimer:
     """Calls `on_expire` once the connection has been idle for `timeout` seconds."""
@@ -46,7 +48,7 @@ class IdleTimer:
             self._handle.cancel()
             self._handle = None
         self._idle_since = None
-        self._on_expire = _nothing
+        self._on_expire = nothing
 
     def _fire(self) -> None:
         self._handle = None
@@ -58,7 +60,3 @@ class IdleTimer:
             self._on_expire()
         else:
             self._handle = self._loop.call_at(deadline, self._fire)
-
-
-def _nothing() -> None:
-    """What a closed timer calls (never: it is cancelled)."""

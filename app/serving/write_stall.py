@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Final
 
+from app.serving.noop import nothing
+
 REASON_WRITE_TIMEOUT: Final = "write-timeout"
 
 
@@ -45,12 +47,8 @@ class WriteStall:
     def close(self) -> None:
         """The connection is gone: cancel the timer and let go of `on_stalled`."""
         self.resumed()
-        self._on_stalled = _nothing
+        self._on_stalled = nothing
 
     def _fire(self) -> None:
         self._handle = None
         self._on_stalled()
-
-
-def _nothing() -> None:
-    """What a closed stall timer calls (never: it is cancelled)."""

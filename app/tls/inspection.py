@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from app.tls.certificates import (
+from app.tls.pair import (
     CertificateError,
     is_ca,
     key_matches_certificate,

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.tls.certificates import (
+from app.tls.pair import (
     CertificateError,
     is_ca,
     key_matches_certificate,

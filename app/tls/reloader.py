@@ -40,7 +40,7 @@ from typing import Final, Literal
 
 from cryptography import x509
 
-from app.tls.certificates import (
+from app.tls.pair import (
     CertificateError,
     CertificatePair,
     parse_certificates,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.tls import inspection
-from app.tls.certificates import CertificateError
 from app.tls.issuance import GeneratedCerts
+from app.tls.pair import CertificateError
 from tests.support import pki
 from tests.tls.issued import PAST, generate
 

@@ -16,8 +16,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
 from app.tls import inspection, issuance
-from app.tls.certificates import CertificateError
 from app.tls.issuance import GeneratedCerts
+from app.tls.pair import CertificateError
 from tests.support import pki
 from tests.support.tls import client_context
 from tests.tls.handshakes import echo_server, exchange, serving_context

@@ -17,8 +17,8 @@ import uvicorn
 from cryptography import x509
 
 from app.tls import issuance
-from app.tls.certificates import CertificateError
 from app.tls.issuance import GeneratedCerts
+from app.tls.pair import CertificateError
 from app.tls.reloader import CertificateReloader, TLSVersion
 from tests.support import pki
 from tests.support.tls import client_context

@@ -8,7 +8,7 @@ All of that sits here (and `contract`, the list of the uvicorn names used; `acce
 loop's TLS protocol is checked on both loops by tests/serving/uvicorn_seam/test_accept.py):
 
 - `protocol`: the connection (`GuardedHttpToolsProtocol`, built by `protocol_class`), with
-  `shared` (`Admission`: what the connections of one server share);
+  `shared` (`SharedLimits`: what the connections of one server share);
 - `accept`: TLS started by each accepted connection, so that handshakes are counted;
 - `server`: start-up, drain and shutdown (`GracefulServer`).
 
@@ -29,13 +29,13 @@ from app.serving.uvicorn_seam.protocol import (
     protocol_class,
 )
 from app.serving.uvicorn_seam.server import GracefulServer
-from app.serving.uvicorn_seam.shared import Admission
+from app.serving.uvicorn_seam.shared import SharedLimits
 
 __all__ = [
     "UVICORN_CONTRACT",
-    "Admission",
     "GracefulServer",
     "GuardedHttpToolsProtocol",
+    "SharedLimits",
     "body_follows_of",
     "protocol_class",
 ]

@@ -30,7 +30,7 @@ The connection protocol, per connection:
   be closed to make room for another (`evict`), a handshake still under way first, never while
   one of its requests is being decided or answered.
 - a header deadline and a body deadline (`app.serving.deadlines`); on a body deadline, a request
-  held for its body is given to `Admission.body_late` with the part that arrived (an admission
+  held for its body is given to `SharedLimits.body_late` with the part that arrived (an admission
   path answers an AdmissionReview with code 408, and the uid if that part carries it), a
   request whose application already runs gets a plain 408; the connection is closed after.
 - a head size limit (`max_header_bytes`): the head is counted as raw bytes before the parser
@@ -69,7 +69,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from app.serving.concurrency import EXEMPT_PATHS, Slot
+from app.serving.concurrency import Slot
 from app.serving.connections import (
     RANK_ARRIVING,
     RANK_HANDSHAKE,
@@ -77,10 +77,12 @@ from app.serving.connections import (
     RANK_STUCK,
     RANK_UNUSED,
 )
-from app.serving.deadlines import ConnectionLimits, RequestClock
+from app.serving.deadlines import RequestClock
 from app.serving.keepalive import IdleTimer
+from app.serving.limits import ConnectionLimits
+from app.serving.noop import nothing
 from app.serving.single_write import BodyFollows, HeadWithBody
-from app.serving.uvicorn_seam.shared import Admission, DrainFlag
+from app.serving.uvicorn_seam.shared import DrainFlag, SharedLimits
 from app.serving.write_stall import REASON_WRITE_TIMEOUT, WriteStall
 
 # Under the application's logger (`app.observability.logs.LOGGER_NAME`), named here so that
@@ -113,7 +115,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     limits: ClassVar[ConnectionLimits]
     drain_flag: ClassVar[DrainFlag]
-    admission: ClassVar[Admission]
+    shared: ClassVar[SharedLimits]
 
     def __init__(
         self,
@@ -167,13 +169,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         peer = transport.get_extra_info("peername")
         self._client_key = str(peer[0]) if isinstance(peer, tuple) else ""
         self._counted = True
-        self.admission.connections.add(self, self._client_key)
+        self.shared.connections.add(self, self._client_key)
 
     def handshake_ended(self) -> None:
         """The handshake is over; if `connection_made` never ran, the connection is gone."""
         if self._handshake is not None:
             self._handshake = None
-            self.admission.connections.discard(self, self._client_key)
+            self.shared.connections.discard(self, self._client_key)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -185,7 +187,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._counted = True
             self._client_key = self.client[0] if self.client else ""
             # May close an older connection, or this one when every other is busy.
-            self.admission.connections.add(self, self._client_key)
+            self.shared.connections.add(self, self._client_key)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # Both hold methods of this connection: closed, they let go of them, so that nothing
@@ -193,11 +195,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._clock.close()
         self._idle.close()
         self._stall.close()
-        admission = self.admission
-        admission.connections.discard(self, self._client_key)
+        shared = self.shared
+        shared.connections.discard(self, self._client_key)
         if self._in_budget:
             self._in_budget = False
-            admission.bodies.release(self)
+            shared.bodies.release(self)
         self._release_unstarted()
         self._held = None
         self._give_back_slot()
@@ -216,7 +218,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._held is not None:
             unstarted.append(self._held[0])
         for cycle in unstarted:
-            cycle.on_response = _nothing
+            cycle.on_response = nothing
         if self.cycle is not None and isinstance(self.cycle.transport, HeadWithBody):
             self.cycle.transport.release()
 
@@ -321,7 +323,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._declared_over = None
         # An extra scope key, as ASGI allows; the typed dict does not list it.
-        self.scope[self.admission.arrival_key] = self._clock.body_begun()  # type: ignore[literal-required]
+        self.scope[self.shared.arrival_key] = self._clock.body_begun()  # type: ignore[literal-required]
         # Until the body is complete a response must close the connection (module docstring);
         # `on_message_complete` restores what the client asked for if no response started yet.
         self._client_keep_alive = self.cycle.keep_alive and not self._closing
@@ -354,7 +356,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._held = None
             if self._in_budget:
                 self._in_budget = False
-                self.admission.bodies.release(self)
+                self.shared.bodies.release(self)
             self._launch(*held)
 
     # --- starting the application (module docstring) ----------------------------------------
@@ -370,13 +372,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _launch(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
         """Start the application on a complete request, in a decision slot if one is free."""
         self._used = True
-        if cycle.scope["path"] not in EXEMPT_PATHS:
-            slot = self.admission.slots.take(len(cycle.body), self._client_key)
+        if cycle.scope["path"] not in self.shared.exempt_paths:
+            slot = self.shared.slots.take(len(cycle.body), self._client_key)
             if slot is not None:
                 self._slot = slot
-                cycle.scope[self.admission.keep_key] = slot  # type: ignore[literal-required]
+                cycle.scope[self.shared.keep_key] = slot  # type: ignore[literal-required]
             else:
-                app = self.admission.overloaded
+                app = self.shared.overloaded
         super()._start_asgi_task(cycle, app)
 
     def _body_still_arriving(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
@@ -395,7 +397,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle.waiting_for_100_continue = False
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self._in_budget = True
-        self.admission.bodies.update(self, size)
+        self.shared.bodies.update(self, size)
 
     def _start_unfinished(self, cycle: RequestResponseCycle, app: AsgiApp) -> None:
         """Start `app` on a request whose body is incomplete, to refuse it; its first `receive`
@@ -403,7 +405,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._held = None
         if self._in_budget:
             self._in_budget = False
-            self.admission.bodies.release(self)
+            self.shared.bodies.release(self)
         self._used = True
         cycle.message_event.set()
         super()._start_asgi_task(cycle, app)
@@ -440,7 +442,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._start_pipelined()
 
     def _write_stalled(self) -> None:
-        self.admission.connections.close(self, self._client_key, REASON_WRITE_TIMEOUT)
+        self.shared.connections.close(self, self._client_key, REASON_WRITE_TIMEOUT)
 
     # --- eviction (app.serving.connections, app.serving.body_budget) ------------------------
 
@@ -513,7 +515,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         )
         cycle = self.cycle
         held = self._held
-        late = self.admission.body_late
+        late = self.shared.body_late
         if held is not None and held[0] is cycle and late is not None:
             # The application never started: what answers instead reads the part that arrived
             # (for the uid); nothing more is read, and the answer closes the connection.
@@ -570,22 +572,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def protocol_class(
-    limits: ConnectionLimits, drain_flag: DrainFlag, admission: Admission
+    limits: ConnectionLimits, drain_flag: DrainFlag, shared: SharedLimits
 ) -> type[GuardedHttpToolsProtocol]:
     """The protocol class to pass as `uvicorn.Config(http=...)`, bound to `limits`, to where it
     reads whether the server drains, and to the limits its connections share."""
-    bound_limits, bound_flag, bound_admission = limits, drain_flag, admission
+    bound_limits, bound_flag, bound_shared = limits, drain_flag, shared
 
     class BoundGuardedHttpToolsProtocol(GuardedHttpToolsProtocol):
         limits = bound_limits
         drain_flag = bound_flag
-        admission = bound_admission
+        shared = bound_shared
 
     return BoundGuardedHttpToolsProtocol
-
-
-def _nothing() -> None:
-    """What an answer that will never be written calls when it completes (it does not)."""
 
 
 def _peer(client: tuple[str, int] | None) -> str | None:

@@ -23,7 +23,7 @@ class DrainFlag(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Admission:
+class SharedLimits:
     """What every connection of one server shares: the limits that span connections."""
 
     connections: ConnectionTable
@@ -33,6 +33,8 @@ class Admission:
     overloaded: Callable[..., Awaitable[None]]
     # The scope key that receives the loop time at which a request's headers were complete.
     arrival_key: str
+    # The paths served without a decision slot (probes and metrics), from the routing table.
+    exempt_paths: frozenset[str]
     # The scope key that receives the request's `Slot`: the application keeps it (`Slot.keep`)
     # past its answer while a worker still holds the request.
     keep_key: str = "kargo_rollback_webhook.keep_slot"

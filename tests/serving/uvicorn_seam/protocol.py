@@ -14,11 +14,13 @@ from uvicorn.server import ServerState
 from app.serving.body_budget import BodyBudget
 from app.serving.concurrency import DecisionSlots
 from app.serving.connections import ConnectionTable
-from app.serving.deadlines import ConnectionLimits
-from app.serving.uvicorn_seam import Admission, GuardedHttpToolsProtocol, protocol_class
+from app.serving.limits import ConnectionLimits
+from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, SharedLimits, protocol_class
 from tests.support.transports import RecordingTransport
 
 ARRIVAL_KEY = "test.arrived"
+# What `app.main.create_app` declares exempt (its FastAPI routes); the seam takes what it is given.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 async def answer_429(scope: Scope, receive: Receive, send: Send) -> None:
@@ -27,7 +29,7 @@ async def answer_429(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def admission(
+def shared_limits(
     *,
     max_connections: int = 10_000,
     max_per_client: int = 10_000,
@@ -36,11 +38,11 @@ def admission(
     slot_bytes: int = 1 << 30,
     evicted: list[str] | None = None,
     rejected: list[None] | None = None,
-) -> Admission:
+) -> SharedLimits:
     """Generous limits unless a test narrows one; `evicted` and `rejected` record what happened."""
     evictions = evicted if evicted is not None else []
     rejections = rejected if rejected is not None else []
-    return Admission(
+    return SharedLimits(
         connections=ConnectionTable(
             max_total=max_connections, max_per_client=max_per_client, on_evict=evictions.append
         ),
@@ -50,6 +52,7 @@ def admission(
         ),
         overloaded=answer_429,
         arrival_key=ARRIVAL_KEY,
+        exempt_paths=EXEMPT_PATHS,
     )
 
 
@@ -71,7 +74,7 @@ class Connection:
     def __init__(
         self,
         flag: Flag,
-        shared: Admission | None = None,
+        shared: SharedLimits | None = None,
         *,
         max_body_bytes: int = LIMITS.max_body_bytes,
     ) -> None:
@@ -96,7 +99,7 @@ class Connection:
         config = uvicorn.Config(app, lifespan="off", log_config=None, proxy_headers=False)
         config.load()
         limits = dataclasses.replace(LIMITS, max_body_bytes=max_body_bytes)
-        protocol = protocol_class(limits, flag, shared or admission())
+        protocol = protocol_class(limits, flag, shared or shared_limits())
         self.protocol: GuardedHttpToolsProtocol = protocol(
             config=config, server_state=ServerState(), app_state={}
         )

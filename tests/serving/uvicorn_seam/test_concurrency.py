@@ -24,7 +24,14 @@ from app.serving.connections import (
     REASON_TOTAL,
     ConnectionTable,
 )
-from tests.serving.uvicorn_seam.protocol import ARRIVAL_KEY, HEAD, Connection, Flag, admission, run
+from tests.serving.uvicorn_seam.protocol import (
+    ARRIVAL_KEY,
+    HEAD,
+    Connection,
+    Flag,
+    run,
+    shared_limits,
+)
 
 # --- DecisionSlots -----------------------------------------------------------------------------
 
@@ -252,8 +259,8 @@ def test_when_every_other_connection_is_busy_the_newcomer_is_closed() -> None:
 
 def test_a_request_takes_a_slot_only_once_its_body_is_complete() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), admission(slots=1))
-        slots = conn.protocol.admission.slots
+        conn = Connection(Flag(), shared_limits(slots=1))
+        slots = conn.protocol.shared.slots
         conn.protocol.data_received(HEAD + b"{")
         await asyncio.sleep(0)
         assert (conn.requests, slots.in_flight) == (0, 0)  # no task, no slot
@@ -273,7 +280,7 @@ def test_a_request_takes_a_slot_only_once_its_body_is_complete() -> None:
 def test_at_capacity_the_overload_answer_replaces_the_application_and_probes_pass() -> None:
     async def scenario() -> None:
         rejected: list[None] = []
-        shared = admission(slots=1, rejected=rejected)
+        shared = shared_limits(slots=1, rejected=rejected)
         first = Connection(Flag(), shared)
         first.protocol.data_received(HEAD + b"{}")
         await asyncio.sleep(0)
@@ -301,7 +308,7 @@ def test_at_capacity_the_overload_answer_replaces_the_application_and_probes_pas
 
 def test_a_lost_connection_gives_its_slot_and_its_budget_back() -> None:
     async def scenario() -> None:
-        shared = admission()
+        shared = shared_limits()
         decided, arriving = Connection(Flag(), shared), Connection(Flag(), shared)
         decided.protocol.data_received(HEAD + b"{}")
         arriving.protocol.data_received(HEAD + b"{")
@@ -318,13 +325,13 @@ def test_a_lost_connection_gives_its_slot_and_its_budget_back() -> None:
 
 def test_a_body_declared_over_the_limit_starts_the_application_at_once() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), admission(), max_body_bytes=1000)
+        conn = Connection(Flag(), shared_limits(), max_body_bytes=1000)
         conn.protocol.data_received(
             b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 5000\r\n\r\n{"
         )
         await asyncio.sleep(0)
         assert conn.started == 1  # to refuse it from its headers
-        assert conn.protocol.admission.slots.in_flight == 0
+        assert conn.protocol.shared.slots.in_flight == 0
         conn.close()
 
     run(scenario())
@@ -332,7 +339,7 @@ def test_a_body_declared_over_the_limit_starts_the_application_at_once() -> None
 
 def test_expect_100_continue_is_answered_while_the_body_is_awaited() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), admission())
+        conn = Connection(Flag(), shared_limits())
         conn.protocol.data_received(
             b"POST /x HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n"
             b"expect: 100-continue\r\n\r\n"
@@ -348,7 +355,7 @@ def test_expect_100_continue_is_answered_while_the_body_is_awaited() -> None:
 
 def test_the_arrival_time_is_in_the_scope() -> None:
     async def scenario() -> None:
-        conn = Connection(Flag(), admission())
+        conn = Connection(Flag(), shared_limits())
         before = asyncio.get_running_loop().time()
         conn.protocol.data_received(HEAD + b"{}")
         await asyncio.sleep(0)

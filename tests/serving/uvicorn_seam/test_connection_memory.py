@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
 
 from app.serving.uvicorn_seam import GuardedHttpToolsProtocol, protocol_class
-from tests.serving.uvicorn_seam.protocol import HEAD, LIMITS, Flag, admission
+from tests.serving.uvicorn_seam.protocol import HEAD, LIMITS, Flag, shared_limits
 from tests.support.transports import RecordingTransport
 
 
@@ -30,7 +30,7 @@ async def _answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
 async def _served_then_closed(*, answered: bool) -> weakref.ref[GuardedHttpToolsProtocol]:
     config = uvicorn.Config(_answer_ok, lifespan="off", log_config=None, proxy_headers=False)
     config.load()
-    protocol = protocol_class(LIMITS, Flag(), admission())(
+    protocol = protocol_class(LIMITS, Flag(), shared_limits())(
         config=config, server_state=ServerState(), app_state={}
     )
     transport = RecordingTransport()

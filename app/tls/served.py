@@ -1,7 +1,8 @@
 """The serving certificate as the server sees it: reloaded, counted, logged, checked for expiry.
 
-`CertificateReloader` (app/tls) follows the files; this connects it to the metrics, the log and
-readiness. A pair that cannot serve at start-up raises the reloader's `PairFileError`, which
+`CertificateReloader` (`reloader`) follows the files; this connects it to the metrics, the log
+and readiness, through the small protocols below, so that `tls` still imports nothing of `app`
+outside itself. A pair that cannot serve at start-up raises the reloader's `PairFileError`, which
 says which file is at fault; the wiring (`app.server`) names the setting.
 """
 
@@ -15,7 +16,7 @@ from typing import Protocol
 
 from cryptography import x509
 
-from app.tls.certificates import utc_now
+from app.tls.pair import utc_now
 from app.tls.reloader import CertificateReloader, TLSVersion
 
 # Under the application's logger (`app.observability.logs.LOGGER_NAME`), named here so that

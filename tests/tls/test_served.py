@@ -15,9 +15,9 @@ from app.config import ConfigError, Settings
 from app.main import Health, create_app
 from app.observability.recorder import Observability
 from app.server import served_certificate
-from app.serving.certificates import ServedCertificate
 from app.tls import issuance
 from app.tls.issuance import GeneratedCerts
+from app.tls.served import ServedCertificate
 
 
 def generate(out: Path, ca: GeneratedCerts | None = None) -> GeneratedCerts:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.tls.certificates import CertificateError, CertificatePair, parse_pair, read_file
 from app.tls.issuance import GeneratedCerts
+from app.tls.pair import CertificateError, CertificatePair, parse_pair, read_file
 from tests.support import pki
 from tests.tls.issued import PAST, generate
 
