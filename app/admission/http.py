@@ -340,6 +340,7 @@ class AdmissionEndpoint:
         slot = scope.get(KEEP_SLOT_KEY)
         evicted: asyncio.Future[None] = loop.create_future()
         turn: asyncio.Future[None] | None = None
+        ours = False  # the worker is this request's (its turn given, or it was idle)
         job: asyncio.Future[_Outcome] | None = None
         try:
             async with asyncio.timeout_at(self._deadline(scope)):
@@ -353,7 +354,7 @@ class AdmissionEndpoint:
                         return
                 else:
                     self._turns.busy = True
-                turn = None  # the worker is this request's now
+                ours = True
                 if slot is not None and not slot.start():
                     self._turns.hand_on()
                     await self._send_overloaded(send, body)
@@ -368,7 +369,7 @@ class AdmissionEndpoint:
             await self._send_late(send, scope, body)
             return
         finally:
-            if turn is not None:
+            if turn is not None and not ours:
                 # Given the worker's turn but leaving without a job (deadline, eviction): the
                 # turn passes on. Not given it: it is skipped when its client's turn comes.
                 if turn.done() and not turn.cancelled():
