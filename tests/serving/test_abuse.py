@@ -203,7 +203,7 @@ def test_reviews_that_fill_the_byte_limit_in_pairs_from_four_addresses(
 def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
     start_server: StartServer, context: ssl.SSLContext, half_review: bytes
 ) -> None:
-    """F1: four attacker addresses, two connections each, post reviews of which two fill the
+    """F1: four attacker addresses, a connection each, post reviews of which two fill the
     decision bytes (`half_review`) back to back. Waiting for the worker, they once held bytes
     they could not use, and the API server's own large review was refused with 429. Now a
     waiting review counts against waiting bytes only and is evicted (429) for another client's
@@ -213,10 +213,10 @@ def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
     path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
     request = head("POST", path, content_length=len(half_review)) + half_review
     attackers = [
-        post_back_to_back(server.port, context, f"127.0.1.{50 + i // 2}", request) for i in range(8)
+        post_back_to_back(server.port, context, f"127.0.1.{50 + i}", request) for i in range(4)
     ]
     large = slow_to_decide_review("legit-large", policies=13_000)
-    with peak_rss(server) as peak, attack(8, lambda i, stop: attackers[i](i, stop)):
+    with peak_rss(server) as peak, attack(4, lambda i, stop: attackers[i](i, stop)):
         time.sleep(0.5)  # the attack is under way
         with legit_client(server.port, context) as legit:
             answers = legit_large_reviews(
@@ -229,7 +229,7 @@ def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
         f"peak RSS {peak[0]:.0f} MiB; "
         f"{server.metric('krw_overload_rejections_total'):.0f} attacker requests refused"
     )
-    legit.assert_served()
-    assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2
+    assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2  # none 429
     assert max(took for _, _, took in answers) < LARGE_TIMEOUT_S
+    legit.assert_served()
     assert peak[0] <= MAX_RSS_MIB
