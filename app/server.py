@@ -64,7 +64,6 @@ def build_server(settings: Settings) -> GracefulServer:
             limit=settings.max_concurrency,
             byte_limit=settings.max_decision_bytes,
             on_reject=observability.metrics.record_overload,
-            clients=table.clients,
             min_byte_share=settings.max_body_bytes,
             small_body_bytes=DEFAULT_OFFLOAD_BYTES,
         ),

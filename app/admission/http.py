@@ -46,6 +46,7 @@ from app.admission.review import (
     decode_review,
     peek_uid,
 )
+from app.admission.turns import WorkerTurns, settle
 from app.k8s import status as st
 
 Scope = MutableMapping[str, Any]
@@ -162,8 +163,8 @@ class AdmissionEndpoint:
         # One worker: offloaded decisions are CPU-bound under the GIL, so more threads would
         # not decide faster; they exist so the event loop can answer at the deadline.
         self._executor = executor
-        # The job the worker runs, until it has let go of it (`_decide_large`).
-        self._running: asyncio.Future[_Outcome] | None = None
+        # Whose large review the worker decides next (`_decide_large`).
+        self._turns = WorkerTurns()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - routes only pass HTTP here
@@ -315,21 +316,7 @@ class AdmissionEndpoint:
                 body += message.get("body", b"")
                 if not message.get("more_body", False):
                     break
-            uid, api_version = peek_uid(body)
-            decision = rsp.errored(
-                "overloaded",
-                st.too_many_requests(
-                    "the webhook is at capacity; retry the request", OVERLOAD_RETRY_SECONDS
-                ),
-            )
-            await _send(
-                send,
-                200 if uid else 429,
-                decision,
-                api_version,
-                uid,
-                extra_headers=[(b"retry-after", b"%d" % OVERLOAD_RETRY_SECONDS)],
-            )
+            await self._send_overloaded(send, body)
         except Exception:
             # As in `__call__`: still an AdmissionReview, never uvicorn's plain 500.
             await self._answer_own_fault(send)
@@ -338,39 +325,68 @@ class AdmissionEndpoint:
         """Decode, decide and encode a large review in the worker, under the request's deadline;
         past it, deny (fail closed) and move on.
 
-        One job at a time per endpoint: the others wait here, on the loop, holding nothing but
-        their counted body, and leave at their deadline without a trace. A job the deadline
-        abandons still runs (a thread cannot be stopped): the request's decision slot is kept
-        (`KEEP_SLOT_KEY`) until the worker has let go of it, and the next job starts only then.
-        So no decided-after-504 work piles up behind the answers.
+        One job at a time per endpoint. The others wait here, on the loop, in turns per client
+        (`WorkerTurns`), so one client's backlog never delays another's next review. A waiting
+        review's bytes count as waiting, not decided (`Slot.wait`, `Slot.start`); one evicted
+        to make room for another client's is answered 429 and a retry; one past its deadline
+        leaves without a trace. A
+        job the deadline abandons still runs (a thread cannot be stopped): the request's
+        decision slot is kept (`KEEP_SLOT_KEY`) until the worker has let go of it, and the next
+        job starts only then. So no decided-after-504 work piles up behind the answers.
         """
         loop = asyncio.get_running_loop()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"decide-{self.spec.name}")
+        slot = scope.get(KEEP_SLOT_KEY)
+        evicted: asyncio.Future[None] = loop.create_future()
+        turn: asyncio.Future[None] | None = None
+        ours = False  # the worker is this request's (its turn given, or it was idle)
         job: asyncio.Future[_Outcome] | None = None
         try:
             async with asyncio.timeout_at(self._deadline(scope)):
-                while self._running is not None:
-                    await asyncio.wait([self._running])
+                if self._turns.busy:
+                    turn = self._turns.wait(slot.client if slot is not None else "")
+                    if slot is not None:
+                        slot.wait(functools.partial(settle, evicted))
+                    await asyncio.wait([turn, evicted], return_when=asyncio.FIRST_COMPLETED)
+                    if evicted.done():
+                        await self._send_overloaded(send, body)
+                        return
+                else:
+                    self._turns.busy = True
+                ours = True
+                if slot is not None and not slot.start():
+                    self._turns.hand_on()
+                    await self._send_overloaded(send, body)
+                    return
                 job = loop.run_in_executor(self._executor, self._decide_offloaded, body)
-                self._running = job
-                job.add_done_callback(self._job_done)
+                job.add_done_callback(lambda _: self._turns.hand_on())
                 await asyncio.wait([job])
         except TimeoutError:
-            if job is not None and not job.done():
-                slot = scope.get(KEEP_SLOT_KEY)
-                if slot is not None:
-                    release = slot.keep()
-                    job.add_done_callback(lambda _: release())
+            if job is not None and not job.done() and slot is not None:
+                release = slot.keep()
+                job.add_done_callback(lambda _: release())
             await self._send_late(send, scope, body)
             return
+        finally:
+            if turn is not None and not ours:
+                # Given the worker's turn but leaving without a job (deadline, eviction): the
+                # turn passes on. Not given it: it is skipped when its client's turn comes.
+                if turn.done() and not turn.cancelled():
+                    self._turns.hand_on()
+                else:
+                    turn.cancel()
         outcome = job.result()
         self._record(outcome, started)
         await _send_answer(send, outcome.http_status, outcome.answer)
 
-    def _job_done(self, job: asyncio.Future[_Outcome]) -> None:
-        if self._running is job:
-            self._running = None
+    async def _send_overloaded(self, send: Send, body: bytes) -> None:
+        """429 and a retry, with the uid read from the body's start (`refuse_overloaded`)."""
+        uid, api_version = peek_uid(body)
+        message = "the webhook is at capacity; retry the request"
+        decision = rsp.errored("overloaded", st.too_many_requests(message, OVERLOAD_RETRY_SECONDS))
+        retry = [(b"retry-after", b"%d" % OVERLOAD_RETRY_SECONDS)]
+        await _send(send, 200 if uid else 429, decision, api_version, uid, extra_headers=retry)
 
     async def _send_late(self, send: Send, scope: Scope, body: bytes) -> None:
         """The deadline passed: a 504 denial with the uid read from the body's start, or,

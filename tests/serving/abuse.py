@@ -200,3 +200,25 @@ def peak_rss(server: ServerProcess, every: float = 0.05) -> Iterator[list[float]
     finally:
         stop.set()
         thread.join(2)
+
+
+def legit_large_reviews(
+    port: int, context: ssl.SSLContext, path: str, body: bytes, count: int, timeout: float
+) -> list[tuple[int, int | None, float]]:
+    """`count` large reviews of the API server's (uid `legit-large`), one after another, each
+    on a new connection from `LEGIT_SOURCE`; per review (status, code, seconds)."""
+    results = []
+    for _ in range(count):
+        started = time.monotonic()
+        tls = open_tls(port, context, timeout=timeout + 1, source=LEGIT_SOURCE)
+        try:
+            request = head("POST", f"{path}?timeout={timeout:g}s", content_length=len(body))
+            tls.sendall(request + body)
+            response = read_response(tls)
+        finally:
+            tls.close()
+        took = time.monotonic() - started
+        answer = orjson.loads(response.body)["response"] if response.status == 200 else {}
+        status = answer.get("status")
+        results.append((response.status, status["code"] if status else None, took))
+    return results

@@ -26,6 +26,7 @@ from tests.serving.abuse import (
     closed_within,
     large_answer_review,
     legit_client,
+    legit_large_reviews,
     peak_rss,
     rss_mib,
 )
@@ -37,6 +38,8 @@ from tests.support.tls import client_context
 pytestmark = pytest.mark.integration
 
 ATTACK_S = 3.0
+# The API server's large reviews ask for this `?timeout=`.
+LARGE_TIMEOUT_S = 10.0
 MAX_RSS_MIB = 200
 
 
@@ -49,6 +52,13 @@ def context(pki: Path) -> ssl.SSLContext:
 def big_review() -> bytes:
     """About 2.7 MB: two of them fill the default 5 MiB of decision bytes."""
     return slow_to_decide_review("big", policies=22_500)
+
+
+@pytest.fixture(scope="module")
+def half_review() -> bytes:
+    """Just under half the default 5 MiB of decision bytes: two of them fill it."""
+    body = slow_to_decide_review("half", policies=33_500)
+    return body + b" " * (5 * 1024 * 1024 // 2 - 16 - len(body))  # JSON allows trailing blanks
 
 
 def post_back_to_back(
@@ -164,15 +174,14 @@ def test_answers_never_read_lose_their_connection_not_the_slots(
 
 
 def test_reviews_that_fill_the_byte_limit_in_pairs_from_four_addresses(
-    start_server: StartServer, context: ssl.SSLContext
+    start_server: StartServer, context: ssl.SSLContext, half_review: bytes
 ) -> None:
     """F1: four attacker addresses, two connections each, post reviews of just under half the
     decision bytes (--max-decision-bytes, 5 MiB) back to back: two of them, one decided and one
     waiting for the worker, left fewer bytes than a small review has, and every one of the API
     server's reviews was refused with 429 (12 of 12). Small bodies have bytes of their own."""
     server = start_server()
-    body = slow_to_decide_review("half", policies=33_500)
-    body += b" " * (5 * 1024 * 1024 // 2 - 16 - len(body))  # JSON allows trailing blanks
+    body = half_review
     path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
     request = head("POST", path, content_length=len(body)) + body
     attackers = [
@@ -187,5 +196,40 @@ def test_reviews_that_fill_the_byte_limit_in_pairs_from_four_addresses(
         f"peak RSS {peak[0]:.0f} MiB; "
         f"{server.metric('krw_overload_rejections_total'):.0f} attacker requests refused"
     )
+    legit.assert_served()
+    assert peak[0] <= MAX_RSS_MIB
+
+
+def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
+    start_server: StartServer, context: ssl.SSLContext, half_review: bytes
+) -> None:
+    """F1: four attacker addresses, a connection each, post reviews of which two fill the
+    decision bytes (`half_review`) back to back. Waiting for the worker, they once held bytes
+    they could not use, and the API server's own large review was refused with 429. Now a
+    waiting review counts against waiting bytes only and is evicted (429) for another client's
+    first one, and the worker takes the clients in turn: the API server's large reviews (about
+    1 MB) and small ones are all answered."""
+    server = start_server()
+    path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
+    request = head("POST", path, content_length=len(half_review)) + half_review
+    attackers = [
+        post_back_to_back(server.port, context, f"127.0.1.{50 + i}", request) for i in range(4)
+    ]
+    large = slow_to_decide_review("legit-large", policies=13_000)
+    with peak_rss(server) as peak, attack(4, lambda i, stop: attackers[i](i, stop)):
+        time.sleep(0.5)  # the attack is under way
+        with legit_client(server.port, context) as legit:
+            answers = legit_large_reviews(
+                server.port, context, PROJECT_CONFIG_VALIDATE_PATH, large, 2, LARGE_TIMEOUT_S
+            )
+    print(
+        f"\n4 addresses posting {len(half_review) / 1e6:.1f} MB reviews: {legit.summary()}; "
+        f"{len(large) / 1e6:.2f} MB reviews of the API server's answered "
+        f"{[(status, code, round(took, 2)) for status, code, took in answers]}; "
+        f"peak RSS {peak[0]:.0f} MiB; "
+        f"{server.metric('krw_overload_rejections_total'):.0f} attacker requests refused"
+    )
+    assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2  # none 429
+    assert max(took for _, _, took in answers) < LARGE_TIMEOUT_S
     legit.assert_served()
     assert peak[0] <= MAX_RSS_MIB

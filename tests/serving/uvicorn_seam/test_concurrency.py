@@ -54,35 +54,80 @@ def test_slots_are_bounded_by_count_and_by_bytes() -> None:
     assert slots.take(1000) is not None
 
 
-def test_a_client_holds_at_most_its_share_while_others_are_connected() -> None:
-    """Two clients connected: each may hold half the slots and half the bytes; its first
-    request is admitted whatever its size (within the limits)."""
-    connected = [2]
-    slots = DecisionSlots(
-        limit=4, byte_limit=100, on_reject=lambda: None, clients=lambda: connected[0]
-    )
-    big = slots.take(70, "attacker")
-    assert big is not None  # the first request of a client: the global limits alone
-    assert slots.take(1, "attacker") is None  # 71 bytes: over its share of 50
-    assert slots.take(20, "api-server") is not None  # the other client finds room
-    assert slots.held_by("attacker") == (1, 70)
-    big.give_back()
-    small = [slots.take(10, "attacker") for _ in range(3)]
-    assert small[:2] != [None, None]
-    assert small[2] is None  # a third slot: over its share of 2 of 4
-    connected[0] = 1  # alone: the whole of each limit
-    assert slots.take(10, "attacker") is not None
+def test_a_client_holds_at_most_its_share_while_others_have_work() -> None:
+    """Alone, a client may use each whole limit; once another client has a slot, each may hold
+    half of the slots and of the bytes. Clients without work (idle connections from many
+    addresses) do not count, so they cannot dilute a share."""
+    slots = DecisionSlots(limit=4, byte_limit=100, on_reject=lambda: None, small_body_bytes=100)
+    assert slots.take(70, "attacker") is not None
+    assert slots.take(20, "attacker") is not None  # alone: the whole of each limit
+    api = slots.take(5, "api-server")
+    assert api is not None  # the first request of a client: the global limits alone
+    assert slots.take(1, "attacker") is None  # 3 slots and 91 bytes: over its share of 2 and 50
+    assert slots.take(5, "api-server") is not None  # within its share
+    assert slots.held_by("attacker") == (2, 90)
+    assert slots.held_by("api-server") == (2, 10)
 
 
 def test_a_clients_byte_share_is_at_least_the_largest_body() -> None:
-    """With ten clients connected a share is 10 bytes of 100; a client may still hold 60,
+    """With ten clients holding slots a share is 10 bytes of 100; a client may still hold 60,
     its largest review beside a small one."""
     slots = DecisionSlots(
-        limit=100, byte_limit=100, on_reject=lambda: None, clients=lambda: 10, min_byte_share=60
+        limit=100, byte_limit=100, on_reject=lambda: None, min_byte_share=60, small_body_bytes=100
     )
+    assert None not in [slots.take(1, f"other-{i}") for i in range(9)]
     assert slots.take(5, "api-server") is not None
     assert slots.take(55, "api-server") is not None
     assert slots.take(1, "api-server") is None  # 61: over the floor of its share
+
+
+def test_waiting_large_bodies_make_room_for_another_clients_first() -> None:
+    """Two attackers' large bodies wait for the worker and fill the waiting bytes. A third
+    attacker, with a body as large, is refused (it would hold as much as either); the API
+    server's smaller one evicts the newest body of the client waiting with the most, whose
+    application learns it and answers 429. Bytes a worker has taken count as decided, not
+    waiting."""
+    rejected: list[None] = []
+    evicted: list[int] = []
+    slots = DecisionSlots(
+        limit=100,
+        byte_limit=100,
+        on_reject=lambda: rejected.append(None),
+        min_byte_share=60,
+        small_body_bytes=10,
+    )
+    attackers = [slots.take(45, f"attacker-{i}") for i in range(2)]
+    for i, slot in enumerate(attackers):
+        assert slot is not None
+        assert slot.waiting
+        slot.wait(lambda i=i: evicted.append(i))  # type: ignore[misc]
+    assert slots.take(45, "attacker-2") is None
+    api = slots.take(30, "api-server")
+    assert api is not None
+    assert api.waiting
+    assert evicted == [0]
+    assert len(rejected) == 2  # the refused one and the evicted one
+    first, second = attackers
+    assert first is not None
+    assert second is not None
+    assert not first.start()  # evicted: never decided
+    assert (slots.in_flight, slots.waiting_bytes, slots.bytes_in_flight) == (3, 75, 75)
+    assert second.start()
+    assert not second.waiting
+    assert (slots.waiting_bytes, slots.bytes_in_flight) == (30, 75)
+    big = slots.take(70, "attacker-2")  # the decided bytes leave room to wait
+    assert big is not None
+    for slot in (first, second, api, big):
+        slot.give_back()
+    assert (slots.in_flight, slots.waiting_bytes, slots.bytes_in_flight) == (0, 0, 0)
+    assert slots.held_by("attacker-0") == (0, 0)
+
+
+def test_a_waiting_body_is_evicted_only_once_its_application_waits() -> None:
+    """A body whose application has not started waiting cannot be answered for: not evicted."""
+    slots = DecisionSlots(limit=10, byte_limit=100, on_reject=lambda: None, small_body_bytes=10)
+    assert slots.take(90, "attacker") is not None
+    assert slots.take(20, "api-server") is None
 
 
 def test_a_kept_slot_is_given_back_by_its_keeper_only() -> None:
@@ -147,7 +192,6 @@ def test_small_bodies_have_bytes_of_their_own() -> None:
         limit=100,
         byte_limit=100,
         on_reject=lambda: None,
-        clients=lambda: 3,
         min_byte_share=1000,  # shares aside
         small_body_bytes=10,
     )
