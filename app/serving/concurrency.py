@@ -43,7 +43,7 @@ application's routes); the transport declares none of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import final
+from typing import Final, final
 
 # What a slot's bytes count against: a small body's own pool, a large body waiting for its
 # worker, a large body its worker has taken, and nothing any more (evicted while waiting).
