@@ -21,19 +21,18 @@ its headers arrived (the transport puts that loop time into the scope under `ARR
 time its body took to arrive is spent from the same budget as its decision. `?timeout=` is
 clamped to the API server's own range, 1 to 30 s. A small review is decided on the loop (unless
 already late); a review over `offload_bytes` is decoded, decided and encoded in the endpoint's
-one worker thread, one at a time, and one abandoned at its deadline keeps its decision slot until
-the worker lets go of it (`KEEP_SLOT_KEY`).
+worker (`app.admission.worker`: one at a time, fairly between clients), and one abandoned at its
+deadline is cut short and keeps its decision slot until the worker lets go of it
+(`KEEP_SLOT_KEY`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -46,7 +45,7 @@ from app.admission.review import (
     decode_review,
     peek_uid,
 )
-from app.admission.turns import WorkerTurns, settle
+from app.admission.worker import Worker, settle
 from app.k8s import status as st
 
 Scope = MutableMapping[str, Any]
@@ -154,17 +153,13 @@ class AdmissionEndpoint:
         max_body_bytes: int,
         recorder: Recorder,
         offload_bytes: int = DEFAULT_OFFLOAD_BYTES,
-        executor: Executor | None = None,
     ) -> None:
         self.spec = spec
         self.max_body_bytes = max_body_bytes
         self.recorder = recorder
         self.offload_bytes = offload_bytes
-        # One worker: offloaded decisions are CPU-bound under the GIL, so more threads would
-        # not decide faster; they exist so the event loop can answer at the deadline.
-        self._executor = executor
-        # Whose large review the worker decides next (`_decide_large`).
-        self._turns = WorkerTurns()
+        # Decides the large reviews, one at a time, fairly between clients (`_decide_large`).
+        self._worker = Worker(spec.name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - routes only pass HTTP here
@@ -322,61 +317,53 @@ class AdmissionEndpoint:
             await self._answer_own_fault(send)
 
     async def _decide_large(self, body: bytes, scope: Scope, send: Send, started: float) -> None:
-        """Decode, decide and encode a large review in the worker, under the request's deadline;
-        past it, deny (fail closed) and move on.
+        """Decode, decide and encode a large review in the endpoint's worker (`Worker`: one
+        decision at a time, fairly between clients), under the request's deadline; past it,
+        deny (fail closed) and move on.
 
-        One job at a time per endpoint. The others wait here, on the loop, in turns per client
-        (`WorkerTurns`), so one client's backlog never delays another's next review. A waiting
-        review's bytes count as waiting, not decided (`Slot.wait`, `Slot.start`); one evicted
-        to make room for another client's is answered 429 and a retry; one past its deadline
-        leaves without a trace. A
-        job the deadline abandons still runs (a thread cannot be stopped): the request's
-        decision slot is kept (`KEEP_SLOT_KEY`) until the worker has let go of it, and the next
-        job starts only then. So no decided-after-504 work piles up behind the answers.
+        While it waits for the worker, its bytes count as waiting, not decided (`Slot.wait`,
+        `Slot.start`); one evicted to make room for another client's is answered 429 and a
+        retry; one past its deadline leaves without a trace. A decision the deadline abandons
+        is cut short at its next pause point, and its decision slot is kept (`KEEP_SLOT_KEY`)
+        until the thread has let go of it: no work piles up behind the answers.
         """
         loop = asyncio.get_running_loop()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"decide-{self.spec.name}")
         slot = scope.get(KEEP_SLOT_KEY)
-        evicted: asyncio.Future[None] = loop.create_future()
-        turn: asyncio.Future[None] | None = None
-        ours = False  # the worker is this request's (its turn given, or it was idle)
-        job: asyncio.Future[_Outcome] | None = None
+        worker = self._worker
+        job = worker.enter(slot.client, slot.fits_decided) if slot is not None else worker.enter("")
+        decided: asyncio.Future[_Outcome | None] | None = None
         try:
             async with asyncio.timeout_at(self._deadline(scope)):
-                if self._turns.busy:
-                    turn = self._turns.wait(slot.client if slot is not None else "")
+                if not job.turn.done():
+                    evicted: asyncio.Future[None] = loop.create_future()
                     if slot is not None:
                         slot.wait(functools.partial(settle, evicted))
-                    await asyncio.wait([turn, evicted], return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait([job.turn, evicted], return_when=asyncio.FIRST_COMPLETED)
                     if evicted.done():
                         await self._send_overloaded(send, body)
                         return
-                else:
-                    self._turns.busy = True
-                ours = True
                 if slot is not None and not slot.start():
-                    self._turns.hand_on()
                     await self._send_overloaded(send, body)
                     return
-                job = loop.run_in_executor(self._executor, self._decide_offloaded, body)
-                job.add_done_callback(lambda _: self._turns.hand_on())
-                await asyncio.wait([job])
+                decided = worker.run(job, self._decide_offloaded, body)
+                await asyncio.wait([decided])
         except TimeoutError:
-            if job is not None and not job.done() and slot is not None:
-                release = slot.keep()
-                job.add_done_callback(lambda _: release())
             await self._send_late(send, scope, body)
             return
         finally:
-            if turn is not None and not ours:
-                # Given the worker's turn but leaving without a job (deadline, eviction): the
-                # turn passes on. Not given it: it is skipped when its client's turn comes.
-                if turn.done() and not turn.cancelled():
-                    self._turns.hand_on()
-                else:
-                    turn.cancel()
-        outcome = job.result()
+            if decided is None:
+                worker.leave(job)  # never ran: its turn passes on
+            elif not decided.done():
+                # Abandoned (deadline, or the task cancelled): cut short, its slot kept until
+                # the worker lets go.
+                worker.abandon(job)
+                if slot is not None:
+                    release = slot.keep()
+                    decided.add_done_callback(lambda _: release())
+        outcome = decided.result()
+        if outcome is None:  # pragma: no cover - only an abandoned decision is cut short
+            await self._answer_own_fault(send)
+            return
         self._record(outcome, started)
         await _send_answer(send, outcome.http_status, outcome.answer)
 
@@ -402,28 +389,12 @@ class AdmissionEndpoint:
         await _send(send, 200 if uid else 408, decision, api_version, uid)
 
     def _decide_offloaded(self, body: bytes) -> _Outcome:
-        """`_decide_body` in the worker, for a large review, with two differences that keep the
-        event loop running meanwhile: the cyclic garbage collector is off (decoding a large
-        review allocates millions of containers, which set off full collections that hold the
-        GIL for a tenth of a second each; decoded JSON has no cycles, and reference counting
-        frees it), and the decoded objects are freed here, not on the loop: the outcome keeps
-        the request without them."""
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            outcome = self._decide_body(body)
-        finally:
-            if collecting:
-                gc.enable()
+        """`_decide_body` in the worker, for a large review; the decoded objects are freed
+        here, not on the loop: the outcome keeps the request without them."""
+        outcome = self._decide_body(body)
         request = outcome.request
         if request is not None:
-            outcome = _Outcome(
-                outcome.http_status,
-                outcome.answer,
-                request._replace(obj=None, old_obj=None),
-                outcome.decision,
-                None,
-            )
+            outcome = outcome._replace(request=request._replace(obj=None, old_obj=None))
         return outcome
 
     def _decide_body(self, body: bytes) -> _Outcome:

@@ -28,8 +28,10 @@ Three pools of bytes:
   that wait with more bytes than the newcomer would are evicted, newest first, from the client
   that waits with the most (the application answers them 429 and a retry): one client's backlog
   makes room for another's first review, never the other way round.
-- Once its worker takes a large body (`Slot.start`) it counts as decided; workers decide one
-  body at a time per endpoint, so those bytes are at most one largest body per endpoint.
+- Once its worker takes a large body (`Slot.start`) it counts as decided. A worker decides one
+  body at a time, and pauses it for another client's only while the bodies being decided,
+  paused ones included, fit within `byte_limit` (`Slot.fits_decided`); so those bytes are at
+  most `byte_limit`, or one largest body per endpoint.
 
 A slot is given back when the answer has been written or the connection is gone, unless the
 application keeps it (`Slot.keep`): a decision abandoned at its deadline still runs in its
@@ -108,6 +110,12 @@ class Slot:
             owner.started(self)
         return True
 
+    def fits_decided(self) -> bool:
+        """Whether this body would fit beside the bodies being decided now within the byte
+        limit: a decision is paused for another only then, as a paused one stays in memory."""
+        owner = self._owner
+        return owner is not None and owner.fits_decided(self.body_bytes)
+
     def evict(self) -> None:
         """Called by `DecisionSlots` only: the waiting bytes are no longer counted."""
         on_evict = self._on_evict
@@ -178,6 +186,10 @@ class DecisionSlots:
     def waiting_bytes(self) -> int:
         """Bytes of large bodies waiting for their worker."""
         return self._pools[_WAITING][1]
+
+    def fits_decided(self, body_bytes: int) -> bool:
+        """Whether `body_bytes` more of large bodies being decided stay within the byte limit."""
+        return self._pools[_DECIDING][1] + body_bytes <= self._byte_limit
 
     def held_by(self, client: str) -> tuple[int, int]:
         """(slots, bytes) `client` holds."""

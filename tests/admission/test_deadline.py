@@ -17,6 +17,7 @@ import pytest
 from app.admission.http import ARRIVAL_KEY, KEEP_SLOT_KEY, AdmissionEndpoint, WebhookSpec
 from app.admission.responses import allowed
 from app.admission.review import PEEK_BYTES, AdmissionRequest, GroupVersionKind, peek_uid
+from app.k8s.cooperative import pause
 from app.observability.recorder import Observability
 from app.serving.concurrency import DecisionSlots, Slot
 from tests.support.reviews import promotion, review
@@ -174,6 +175,37 @@ async def test_an_abandoned_decision_keeps_its_slot_until_the_worker_lets_go() -
         endpoint, orjson.dumps(review(promotion({}), uid="c")), query=b"timeout=5s"
     )
     assert (status, answer["allowed"]) == (200, True)
+
+
+async def test_an_abandoned_decision_is_cut_short_at_its_next_pause_point() -> None:
+    """A decision that goes through the rules' pause points (`app.k8s.cooperative.pause`) does
+    not outlive its 504 for long: it stops at the next pause point, and its kept slot comes back
+    without anyone releasing it."""
+    never = threading.Event()
+    steps = [0]
+
+    def endless(request: AdmissionRequest) -> Any:
+        while not never.is_set():
+            pause()
+            steps[0] += 1
+        return allowed("never")
+
+    endpoint = _endpoint(endless, offload_bytes=0)
+    slots = DecisionSlots(limit=2, byte_limit=1 << 20, on_reject=lambda: None)
+    slot = slots.take(10, "api-server")
+    assert slot is not None
+    status, answer = await _call(endpoint, orjson.dumps(review(promotion({}), uid="a")), slot=slot)
+    assert (status, answer["uid"], answer["status"]["code"]) == (200, "a", 504)
+    assert slot.kept  # the connection does not give it back: the worker does
+    for _ in range(100):
+        if slots.in_flight == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
+    assert steps[0] > 0
+    stopped_at = steps[0]
+    await asyncio.sleep(0.05)
+    assert steps[0] == stopped_at  # it does not go on in the background
 
 
 async def test_a_late_refusal_without_a_uid_is_a_4xx_never_a_5xx() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +54,9 @@ class Legit:
         """Answers that were not an admission (HTTP other than 200, or a denial code)."""
         return sum(1 for status, code, _ in self.answers if status != 200 or code is not None)
 
+    def median(self) -> float:
+        return statistics.median(took for _, _, took in self.answers) if self.answers else 0.0
+
     def slowest(self) -> float:
         return max((took for _, _, took in self.answers), default=0.0)
 
@@ -61,7 +65,7 @@ class Legit:
             f"{self.count} legitimate reviews: {self.within(PROMPT_S)} answered 200 within "
             f"{PROMPT_S:g} s, "
             f"{self.refused()} refused, {len(self.failures)} failed, "
-            f"slowest {self.slowest() * 1000:.0f} ms"
+            f"median {self.median() * 1000:.0f} ms, slowest {self.slowest() * 1000:.0f} ms"
         )
 
     def assert_served(self) -> None:
@@ -203,12 +207,22 @@ def peak_rss(server: ServerProcess, every: float = 0.05) -> Iterator[list[float]
 
 
 def legit_large_reviews(
-    port: int, context: ssl.SSLContext, path: str, body: bytes, count: int, timeout: float
+    port: int,
+    context: ssl.SSLContext,
+    path: str,
+    body: bytes,
+    count: int,
+    timeout: float,
+    *,
+    every: float = 0.0,
 ) -> list[tuple[int, int | None, float]]:
-    """`count` large reviews of the API server's (uid `legit-large`), one after another, each
-    on a new connection from `LEGIT_SOURCE`; per review (status, code, seconds)."""
-    results = []
+    """`count` large reviews of the API server's (uid `legit-large`), one after another (the
+    next `every` seconds after the last began, at the soonest), each on a new connection from
+    `LEGIT_SOURCE`; per review (status, code, seconds)."""
+    results: list[tuple[int, int | None, float]] = []
     for _ in range(count):
+        if results:
+            time.sleep(max(every - results[-1][2], 0.0))
         started = time.monotonic()
         tls = open_tls(port, context, timeout=timeout + 1, source=LEGIT_SOURCE)
         try:

@@ -21,6 +21,7 @@ import pytest
 
 from app.kargo.constants import PROJECT_CONFIG_VALIDATE_PATH
 from tests.serving.abuse import (
+    COMPILED,
     attack,
     attacker_tls,
     closed_within,
@@ -40,6 +41,9 @@ pytestmark = pytest.mark.integration
 ATTACK_S = 3.0
 # The API server's large reviews ask for this `?timeout=`.
 LARGE_TIMEOUT_S = 10.0
+# How soon they are answered while attackers keep the worker busy: deciding one alone takes
+# about 0.35 s (compiled), 1 s or more interpreted.
+LARGE_PROMPT_S = 2.0 if COMPILED else 5.0
 MAX_RSS_MIB = 200
 
 
@@ -231,5 +235,47 @@ def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
     )
     assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2  # none 429
     assert max(took for _, _, took in answers) < LARGE_TIMEOUT_S
+    legit.assert_served()
+    assert peak[0] <= MAX_RSS_MIB
+
+
+def test_the_api_servers_large_reviews_do_not_wait_behind_the_largest_attacks(
+    start_server: StartServer, context: ssl.SSLContext
+) -> None:
+    """F1: four attacker addresses, a connection each, post reviews of the largest size accepted
+    (3.6 MB, each taking a second or more to decide) back to back. The worker once let the
+    decision under way run to its end, and the API server's own 1 MB reviews waited for it and
+    for the attacker reviews ahead in turn: 7.2-9.4 s of their 10 s. Now the worker pauses an
+    attacker's decision for a client that has used it less (app/admission/worker.py): the API
+    server's large reviews, one every 2 s, are decided at once, and its small ones within 1 s."""
+    server = start_server()
+    largest = slow_to_decide_review("largest", policies=46_500)
+    assert len(largest) <= 3584 * 1024  # the default --max-body-bytes
+    path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
+    request = head("POST", path, content_length=len(largest)) + largest
+    attackers = [
+        post_back_to_back(server.port, context, f"127.0.1.{60 + i}", request) for i in range(4)
+    ]
+    large = slow_to_decide_review("legit-large", policies=13_000)
+    with peak_rss(server) as peak, attack(4, lambda i, stop: attackers[i](i, stop)):
+        time.sleep(3.0)  # the attack is under way: each address has used the worker
+        with legit_client(server.port, context) as legit:
+            answers = legit_large_reviews(
+                server.port,
+                context,
+                PROJECT_CONFIG_VALIDATE_PATH,
+                large,
+                3,
+                LARGE_TIMEOUT_S,
+                every=2.0,
+            )
+    print(
+        f"\n4 addresses posting {len(largest) / 1e6:.2f} MB reviews: {legit.summary()}; "
+        f"{len(large) / 1e6:.2f} MB reviews of the API server's answered "
+        f"{[(status, code, round(took, 2)) for status, code, took in answers]}; "
+        f"peak RSS {peak[0]:.0f} MiB"
+    )
+    assert [(status, code) for status, code, _ in answers] == [(200, None)] * 3
+    assert max(took for _, _, took in answers) < LARGE_PROMPT_S
     legit.assert_served()
     assert peak[0] <= MAX_RSS_MIB
