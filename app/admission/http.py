@@ -357,6 +357,7 @@ class AdmissionEndpoint:
                 # Abandoned (deadline, or the task cancelled): cut short, its slot kept until
                 # the worker lets go.
                 worker.abandon(job)
+                decided.add_done_callback(_drop_outcome)
                 if slot is not None:
                     release = slot.keep()
                     decided.add_done_callback(lambda _: release())
@@ -546,6 +547,13 @@ async def _send(
 
 # A body that did not arrive in time: (HTTP status, error, message) for `_refuse_body`.
 _BODY_LATE: Final = (408, "deadline-exceeded", "the request body did not arrive in time")
+
+
+def _drop_outcome(decided: asyncio.Future[_Outcome | None]) -> None:
+    """The outcome of a decision nobody waits for: dropped, a failure too (never left for the
+    loop to report as an exception nobody retrieved)."""
+    if not decided.cancelled():
+        decided.exception()
 
 
 def _start_of(chunks: list[bytes]) -> bytes:

@@ -7,6 +7,7 @@ that leaves no queued work) is tests/serving/test_abuse.py; here each rule is se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from typing import Any
@@ -208,9 +209,51 @@ async def test_an_abandoned_decision_is_cut_short_at_its_next_pause_point() -> N
     assert steps[0] == stopped_at  # it does not go on in the background
 
 
+async def test_a_decision_whose_request_is_cancelled_is_cut_short() -> None:
+    """At shutdown the requests still running are cancelled: a decision in the worker, running
+    or paused, then ends at its next pause point, so no worker thread outlives the process's
+    exit (the executor's threads are joined at exit)."""
+    never = threading.Event()
+    steps = [0]
+
+    def endless(request: AdmissionRequest) -> Any:
+        while not never.is_set():
+            pause()
+            steps[0] += 1
+        return allowed("never")
+
+    endpoint = _endpoint(endless, offload_bytes=0)
+    slots = DecisionSlots(limit=2, byte_limit=1 << 20, on_reject=lambda: None)
+    slot = slots.take(10, "api-server")
+    assert slot is not None
+    body = orjson.dumps(review(promotion({}), uid="a"))
+    call = asyncio.create_task(_call(endpoint, body, query=b"timeout=30s", slot=slot))
+    for _ in range(100):
+        if steps[0]:
+            break
+        await asyncio.sleep(0.01)
+    call.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await call
+    for _ in range(100):
+        if slots.in_flight == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert slot.kept  # given back by the worker, once its thread let go
+    assert slots.in_flight == 0
+    stopped_at = steps[0]
+    await asyncio.sleep(0.05)
+    assert steps[0] == stopped_at
+
+
 async def test_a_late_refusal_without_a_uid_is_a_4xx_never_a_5xx() -> None:
     release = threading.Event()
-    endpoint = _endpoint(lambda _: release.wait(10), offload_bytes=0)
+
+    def slow(request: AdmissionRequest) -> Any:
+        release.wait(10)
+        return allowed("late")
+
+    endpoint = _endpoint(slow, offload_bytes=0)
     kind = {"group": GVK.group, "version": GVK.version, "kind": GVK.kind}
     request: dict[str, object] = {"kind": kind}
     request |= {"uid": "not-first", "operation": "CREATE", "object": {}}
