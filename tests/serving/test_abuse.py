@@ -44,7 +44,7 @@ LARGE_TIMEOUT_S = 10.0
 # How soon they are answered while attackers keep the worker busy (measured 0.55-1.1 s; 7.2-9.4 s
 # when the decision under way could not be paused): the compiled build's target, as `PROMPT_S`
 # is. Interpreted, an attacker's decision takes several seconds and the test is less steady
-# (once 7.75 s of 16 measured); there the reviews must be answered 200 within their timeout.
+# (once 7.75 s of 12 measured); there the reviews must be answered 200 within their timeout.
 LARGE_PROMPT_S = 3.0 if COMPILED else LARGE_TIMEOUT_S
 MAX_RSS_MIB = 200
 
