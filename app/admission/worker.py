@@ -76,7 +76,7 @@ def _always() -> bool:
 class Job:
     """One large review's claim on the worker. `turn` completes when the worker is its."""
 
-    __slots__ = ("abandoned", "charged", "client", "control", "fits", "state", "turn")
+    __slots__ = ("charged", "client", "control", "fits", "state", "turn")
 
     def __init__(self, client: str, turn: asyncio.Future[None], fits: Callable[[], bool]) -> None:
         self.client = client
@@ -87,7 +87,6 @@ class Job:
         self.control = Control()
         # The CPU seconds of its decision already added to its client's usage.
         self.charged = 0.0
-        self.abandoned = False
 
 
 @final
@@ -174,7 +173,6 @@ class Worker:
     def abandon(self, job: Job) -> None:
         """Nobody waits for `job`'s answer: cut it short at its next pause point."""
         if job.state in (_RUNNING, _PAUSED):
-            job.abandoned = True
             job.control.stop()
 
     def _finished(self, job: Job) -> None:
@@ -206,7 +204,7 @@ class Worker:
         review is given the worker."""
         if self._running is not None:
             return
-        resume = next((job for job in reversed(self._paused) if not job.abandoned), None)
+        resume = next((job for job in reversed(self._paused) if not job.control.stopped), None)
         if resume is not None:
             self._paused.remove(resume)
             self._running = resume
@@ -215,12 +213,17 @@ class Worker:
         else:
             client, _ = self._least_used_waiting(self._clock())
             if client is not None:
-                queue = self._queues.pop(client)
-                job = queue.popleft()
-                if queue:
-                    self._queues[client] = queue  # to the back: next on a tie is another client
-                self._give(job)
+                self._give(self._take_oldest(client))
         self._watch()
+
+    def _take_oldest(self, client: str) -> Job:
+        """`client`'s oldest waiting job, out of its queue; the client goes to the back, so that
+        the next on a tie is another client."""
+        queue = self._queues.pop(client)
+        job = queue.popleft()
+        if queue:
+            self._queues[client] = queue
+        return job
 
     def _least_used_waiting(
         self, now: float, besides: str | None = None
@@ -251,13 +254,17 @@ class Worker:
         `job`'s review fits in memory beside them."""
         if (
             running.state != _RUNNING
-            or running.abandoned
+            or running.control.stopped
             or running.client == job.client
             or len(self._paused) >= MAX_PAUSED
         ):
             return False
-        running_used = self._used(running.client, now) + (running.control.cpu() - running.charged)
+        running_used = self._running_used(running, now)
         return self._used(job.client, now) + PREEMPT_MARGIN <= running_used and job.fits()
+
+    def _running_used(self, running: Job, now: float) -> float:
+        """The usage of `running`'s client, with what its decision took since last charged."""
+        return self._used(running.client, now) + (running.control.cpu() - running.charged)
 
     def _watch(self) -> None:
         """Look again, when it may come, whether the least-used waiting client may pause the
@@ -269,8 +276,7 @@ class Worker:
         client, used = self._least_used_waiting(now, running.client)
         if client is None:
             return
-        running_used = self._used(running.client, now) + (running.control.cpu() - running.charged)
-        delay = max(used + PREEMPT_MARGIN - running_used, PREEMPT_MARGIN)
+        delay = max(used + PREEMPT_MARGIN - self._running_used(running, now), PREEMPT_MARGIN)
         self._recheck = asyncio.get_running_loop().call_later(delay, self._reconsider)
 
     def _reconsider(self) -> None:
@@ -282,14 +288,9 @@ class Worker:
         client, _ = self._least_used_waiting(now, running.client)
         if client is None:
             return
-        job = self._queues[client][0]
-        if self._may_pause_for(job, running, now):
+        if self._may_pause_for(self._queues[client][0], running, now):
             self._pause_running()
-            queue = self._queues.pop(client)
-            queue.popleft()
-            if queue:
-                self._queues[client] = queue
-            self._give(job)
+            self._give(self._take_oldest(client))
         self._watch()
 
     def _used(self, client: str, now: float) -> float:

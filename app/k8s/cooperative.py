@@ -99,6 +99,11 @@ class Control:
     def paused(self) -> bool:
         return self.state == _PAUSE
 
+    @property
+    def stopped(self) -> bool:
+        """Cut short (`stop`), whether or not its thread has unwound yet."""
+        return self.state == _STOP
+
     def obey(self) -> None:
         """In the decision's thread: wait while paused; unwind when stopped."""
         while self.state == _PAUSE:
