@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import orjson
 import pytest
@@ -166,10 +167,7 @@ async def test_an_abandoned_decision_keeps_its_slot_until_the_worker_lets_go() -
         assert not slot_b.kept
     finally:
         release.set()
-    for _ in range(100):
-        if slots.in_flight == 0:
-            break
-        await asyncio.sleep(0.02)
+    await _until(lambda: slots.in_flight == 0)
     assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
     # The worker is free again: the next review is decided.
     status, answer = await _call(
@@ -178,19 +176,38 @@ async def test_an_abandoned_decision_keeps_its_slot_until_the_worker_lets_go() -
     assert (status, answer["allowed"]) == (200, True)
 
 
-async def test_an_abandoned_decision_is_cut_short_at_its_next_pause_point() -> None:
-    """A decision that goes through the rules' pause points (`app.k8s.cooperative.pause`) does
-    not outlive its 504 for long: it stops at the next pause point, and its kept slot comes back
-    without anyone releasing it."""
-    never = threading.Event()
-    steps = [0]
+class _Endless:
+    """A decision that goes through the rules' pause points (`app.k8s.cooperative.pause`)
+    until it is cut short, counting them."""
 
-    def endless(request: AdmissionRequest) -> Any:
-        while not never.is_set():
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def __call__(self, request: AdmissionRequest) -> NoReturn:
+        while True:
             pause()
-            steps[0] += 1
-        return allowed("never")
+            self.steps += 1
 
+    async def goes_no_further(self) -> bool:
+        """Whether it makes no more progress (it was cut short, not left running)."""
+        stopped_at = self.steps
+        await asyncio.sleep(0.05)
+        return self.steps == stopped_at
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    """Polls `condition` every 10 ms for up to `seconds`."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_an_abandoned_decision_is_cut_short_at_its_next_pause_point() -> None:
+    """A decision that goes through the rules' pause points does not outlive its 504 for long:
+    it stops at the next pause point, and its kept slot comes back without anyone releasing
+    it."""
+    endless = _Endless()
     endpoint = _endpoint(endless, offload_bytes=0)
     slots = DecisionSlots(limit=2, byte_limit=1 << 20, on_reject=lambda: None)
     slot = slots.take(10, "api-server")
@@ -198,52 +215,31 @@ async def test_an_abandoned_decision_is_cut_short_at_its_next_pause_point() -> N
     status, answer = await _call(endpoint, orjson.dumps(review(promotion({}), uid="a")), slot=slot)
     assert (status, answer["uid"], answer["status"]["code"]) == (200, "a", 504)
     assert slot.kept  # the connection does not give it back: the worker does
-    for _ in range(100):
-        if slots.in_flight == 0:
-            break
-        await asyncio.sleep(0.01)
+    await _until(lambda: slots.in_flight == 0, seconds=1.0)
     assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
-    assert steps[0] > 0
-    stopped_at = steps[0]
-    await asyncio.sleep(0.05)
-    assert steps[0] == stopped_at  # it does not go on in the background
+    assert endless.steps > 0
+    assert await endless.goes_no_further()  # it does not go on in the background
 
 
 async def test_a_decision_whose_request_is_cancelled_is_cut_short() -> None:
     """At shutdown the requests still running are cancelled: a decision in the worker, running
     or paused, then ends at its next pause point, so no worker thread outlives the process's
     exit (the executor's threads are joined at exit)."""
-    never = threading.Event()
-    steps = [0]
-
-    def endless(request: AdmissionRequest) -> Any:
-        while not never.is_set():
-            pause()
-            steps[0] += 1
-        return allowed("never")
-
+    endless = _Endless()
     endpoint = _endpoint(endless, offload_bytes=0)
     slots = DecisionSlots(limit=2, byte_limit=1 << 20, on_reject=lambda: None)
     slot = slots.take(10, "api-server")
     assert slot is not None
     body = orjson.dumps(review(promotion({}), uid="a"))
     call = asyncio.create_task(_call(endpoint, body, query=b"timeout=30s", slot=slot))
-    for _ in range(100):
-        if steps[0]:
-            break
-        await asyncio.sleep(0.01)
+    await _until(lambda: endless.steps > 0, seconds=1.0)
     call.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await call
-    for _ in range(100):
-        if slots.in_flight == 0:
-            break
-        await asyncio.sleep(0.01)
+    await _until(lambda: slots.in_flight == 0, seconds=1.0)
     assert slot.kept  # given back by the worker, once its thread let go
     assert slots.in_flight == 0
-    stopped_at = steps[0]
-    await asyncio.sleep(0.05)
-    assert steps[0] == stopped_at
+    assert await endless.goes_no_further()
 
 
 async def test_a_late_refusal_without_a_uid_is_a_4xx_never_a_5xx() -> None:

@@ -22,6 +22,7 @@ import pytest
 from app.kargo.constants import PROJECT_CONFIG_VALIDATE_PATH
 from tests.serving.abuse import (
     COMPILED,
+    Legit,
     attack,
     attacker_tls,
     closed_within,
@@ -34,6 +35,7 @@ from tests.serving.abuse import (
 from tests.serving.clients import head, read_response
 from tests.serving.conftest import StartServer
 from tests.support.reviews import slow_to_decide_review
+from tests.support.server import ServerProcess
 from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
@@ -206,6 +208,48 @@ def test_reviews_that_fill_the_byte_limit_in_pairs_from_four_addresses(
     assert peak[0] <= MAX_RSS_MIB
 
 
+def api_servers_large_reviews_beside_four_attackers(
+    server: ServerProcess,
+    context: ssl.SSLContext,
+    attack_body: bytes,
+    first_address: int,
+    *,
+    warm_up: float,
+    every: float = 0.0,
+) -> tuple[Legit, list[tuple[int, int | None, float]], float]:
+    """Four attacker addresses (127.0.1.`first_address` on), a connection each, post
+    `attack_body` to the ProjectConfig path back to back; `warm_up` seconds in, the API server
+    sends two 1 MB ProjectConfig reviews (the second `every` seconds after the first began),
+    beside its small ones. (The small ones, the large ones' answers, peak RSS in MiB.)"""
+    path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
+    request = head("POST", path, content_length=len(attack_body)) + attack_body
+    attackers = [
+        post_back_to_back(server.port, context, f"127.0.1.{first_address + i}", request)
+        for i in range(4)
+    ]
+    large = slow_to_decide_review("legit-large", policies=13_000)
+    with peak_rss(server) as peak, attack(4, lambda i, stop: attackers[i](i, stop)):
+        time.sleep(warm_up)
+        with legit_client(server.port, context) as legit:
+            answers = legit_large_reviews(
+                server.port,
+                context,
+                PROJECT_CONFIG_VALIDATE_PATH,
+                large,
+                2,
+                LARGE_TIMEOUT_S,
+                every=every,
+            )
+    print(
+        f"\n4 addresses posting {len(attack_body) / 1e6:.2f} MB reviews: {legit.summary()}; "
+        f"{len(large) / 1e6:.2f} MB reviews of the API server's answered "
+        f"{[(status, code, round(took, 2)) for status, code, took in answers]}; "
+        f"peak RSS {peak[0]:.0f} MiB; "
+        f"{server.metric('krw_overload_rejections_total'):.0f} attacker requests refused"
+    )
+    return legit, answers, peak[0]
+
+
 def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
     start_server: StartServer, context: ssl.SSLContext, half_review: bytes
 ) -> None:
@@ -215,30 +259,13 @@ def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
     waiting review counts against waiting bytes only and is evicted (429) for another client's
     first one, and the worker takes the clients in turn: the API server's large reviews (about
     1 MB) and small ones are all answered."""
-    server = start_server()
-    path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
-    request = head("POST", path, content_length=len(half_review)) + half_review
-    attackers = [
-        post_back_to_back(server.port, context, f"127.0.1.{50 + i}", request) for i in range(4)
-    ]
-    large = slow_to_decide_review("legit-large", policies=13_000)
-    with peak_rss(server) as peak, attack(4, lambda i, stop: attackers[i](i, stop)):
-        time.sleep(0.5)  # the attack is under way
-        with legit_client(server.port, context) as legit:
-            answers = legit_large_reviews(
-                server.port, context, PROJECT_CONFIG_VALIDATE_PATH, large, 2, LARGE_TIMEOUT_S
-            )
-    print(
-        f"\n4 addresses posting {len(half_review) / 1e6:.1f} MB reviews: {legit.summary()}; "
-        f"{len(large) / 1e6:.2f} MB reviews of the API server's answered "
-        f"{[(status, code, round(took, 2)) for status, code, took in answers]}; "
-        f"peak RSS {peak[0]:.0f} MiB; "
-        f"{server.metric('krw_overload_rejections_total'):.0f} attacker requests refused"
+    legit, answers, peak = api_servers_large_reviews_beside_four_attackers(
+        start_server(), context, half_review, 50, warm_up=0.5
     )
     assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2  # none 429
     assert max(took for _, _, took in answers) < LARGE_TIMEOUT_S
     legit.assert_served()
-    assert peak[0] <= MAX_RSS_MIB
+    assert peak <= MAX_RSS_MIB
 
 
 def test_the_api_servers_large_reviews_do_not_wait_behind_the_largest_attacks(
@@ -252,34 +279,13 @@ def test_the_api_servers_large_reviews_do_not_wait_behind_the_largest_attacks(
     server's large reviews, one every 4 s, are decided at once, and its small ones within 1 s.
     (A client that sends them more often is a heavy user itself, as heavy as each attacker, and
     gets its share of the worker: no more.)"""
-    server = start_server()
     largest = slow_to_decide_review("largest", policies=46_500)
     assert len(largest) <= 3584 * 1024  # the default --max-body-bytes
-    path = f"{PROJECT_CONFIG_VALIDATE_PATH}?timeout=30s"
-    request = head("POST", path, content_length=len(largest)) + largest
-    attackers = [
-        post_back_to_back(server.port, context, f"127.0.1.{60 + i}", request) for i in range(4)
-    ]
-    large = slow_to_decide_review("legit-large", policies=13_000)
-    with peak_rss(server) as peak, attack(4, lambda i, stop: attackers[i](i, stop)):
-        time.sleep(3.0)  # the attack is under way: each address has used the worker
-        with legit_client(server.port, context) as legit:
-            answers = legit_large_reviews(
-                server.port,
-                context,
-                PROJECT_CONFIG_VALIDATE_PATH,
-                large,
-                2,
-                LARGE_TIMEOUT_S,
-                every=4.0,
-            )
-    print(
-        f"\n4 addresses posting {len(largest) / 1e6:.2f} MB reviews: {legit.summary()}; "
-        f"{len(large) / 1e6:.2f} MB reviews of the API server's answered "
-        f"{[(status, code, round(took, 2)) for status, code, took in answers]}; "
-        f"peak RSS {peak[0]:.0f} MiB"
+    # 3 s in, each attacker address has used the worker.
+    legit, answers, peak = api_servers_large_reviews_beside_four_attackers(
+        start_server(), context, largest, 60, warm_up=3.0, every=4.0
     )
     assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2
     assert max(took for _, _, took in answers) < LARGE_PROMPT_S
     legit.assert_served()
-    assert peak[0] <= MAX_RSS_MIB
+    assert peak <= MAX_RSS_MIB
