@@ -105,7 +105,7 @@ def test_large_reviews_back_to_back(
     with peak_rss(server) as peak, attack(8, run):
         time.sleep(0.5)  # the attack is under way
         with legit_client(server.port, context) as legit:
-            time.sleep(ATTACK_S)
+            legit.gather(ATTACK_S)
     after = rss_mib(server)
     print(
         f"\n8 connections posting {len(big_review) / 1e6:.1f} MB reviews, ?timeout={timeout}: "
@@ -161,7 +161,7 @@ def test_answers_never_read_lose_their_connection_not_the_slots(
                 held.extend(pool.map(stuck, range(connections)))
             time.sleep(1.5)  # the answers they made the server decide have been decided
             with legit_client(server.port, context) as legit:
-                time.sleep(ATTACK_S)
+                legit.gather(ATTACK_S)
         closed = sum(closed_within(tls, 2.0) for tls in held)
         after = rss_mib(server)
     finally:
@@ -198,7 +198,7 @@ def test_reviews_that_fill_the_byte_limit_in_pairs_from_four_addresses(
     with peak_rss(server) as peak, attack(8, lambda i, stop: attackers[i](i, stop)):
         time.sleep(0.5)  # the attack is under way
         with legit_client(server.port, context) as legit:
-            time.sleep(ATTACK_S + 2)  # a review takes longer under this load: 10 or more
+            legit.gather(ATTACK_S)
     print(
         f"\n4 addresses posting {len(body) / 1e6:.2f} MB reviews in pairs: {legit.summary()}; "
         f"peak RSS {peak[0]:.0f} MiB; "
@@ -240,6 +240,7 @@ def api_servers_large_reviews_beside_four_attackers(
                 LARGE_TIMEOUT_S,
                 every=every,
             )
+            legit.gather(0)
     print(
         f"\n4 addresses posting {len(attack_body) / 1e6:.2f} MB reviews: {legit.summary()}; "
         f"{len(large) / 1e6:.2f} MB reviews of the API server's answered "

@@ -125,7 +125,7 @@ def test_silent_connections_are_counted_from_accept(start_server: StartServer, p
                 silent.append(
                     socket.create_connection(("127.0.0.1", server.port), source_address=(source, 0))
                 )
-            time.sleep(1.0)
+            legit.gather(1.0)
     finally:
         for sock in silent:
             sock.close()
