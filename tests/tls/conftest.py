@@ -6,8 +6,14 @@ import pytest
 
 from app.tls.issuance import GeneratedCerts
 from tests.tls.issued import generate
+from tests.tls.reloading import Recorder
 
 
 @pytest.fixture
 def certs(tmp_path: Path) -> GeneratedCerts:
     return generate(tmp_path / "certs")
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()

@@ -1,14 +1,17 @@
+"""The certificate reloader: serving a pair, rotating to a new one (files replaced or a Secret
+volume's symlink swapped), keeping the old pair when the new one is broken, polling, and
+uvicorn serving through it. TLS versions, ALPN and client certificates are in
+test_reloader_protocol.py."""
+
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import os
 import socket
-import ssl
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +19,9 @@ import pytest
 import uvicorn
 from cryptography import x509
 
-from app.tls import issuance
 from app.tls.issuance import GeneratedCerts
 from app.tls.pair import CertificateError
-from app.tls.reloader import CertificateReloader, TLSVersion
+from app.tls.reloader import CertificateReloader
 from tests.support import pki
 from tests.support.tls import client_context
 from tests.tls.handshakes import (
@@ -32,65 +34,7 @@ from tests.tls.handshakes import (
     exchange,
     peer,
 )
-
-PAST = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-def generate(out: Path, *, ca: GeneratedCerts | None = None, **overrides: object) -> GeneratedCerts:
-    """A pair for `localhost`; with `ca`, issued by that CA, as a rotation usually is."""
-    arguments: dict[str, object] = {
-        "dns_names": ["localhost"],
-        "ips": [],
-        "service": None,
-        "namespace": None,
-    }
-    if ca is not None:
-        arguments.update(ca_cert=ca.ca_cert_file, ca_key=ca.ca_key_file)
-    arguments.update(overrides)
-    return issuance.generate(out, **arguments)  # type: ignore[arg-type]
-
-
-def serial(path: Path) -> int:
-    return pki.load_certificate(path).serial_number
-
-
-@dataclass
-class Recorder:
-    """Collects what the reloader reports, as the server's logger and metrics would."""
-
-    reloads: list[x509.Certificate] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def reloader(
-        self,
-        certs: GeneratedCerts,
-        *,
-        client_ca_file: Path | None = None,
-        min_version: TLSVersion = "1.2",
-        interval: float = 60.0,
-        clock: Callable[[], datetime] | None = None,
-    ) -> CertificateReloader:
-        return CertificateReloader(
-            cert_file=certs.cert_file,
-            key_file=certs.key_file,
-            client_ca_file=client_ca_file,
-            min_version=min_version,
-            interval=interval,
-            on_reload=self.reloads.append,
-            on_error=self.errors.append,
-            **({"clock": clock} if clock else {}),
-        )
-
-
-@pytest.fixture
-def certs(tmp_path: Path) -> GeneratedCerts:
-    return generate(tmp_path / "certs")
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
+from tests.tls.reloading import PAST, Recorder, generate, serial
 
 # --- serving and rotating ----------------------------------------------------------------------
 
@@ -384,171 +328,6 @@ def test_run_survives_a_raising_callback(certs: GeneratedCerts) -> None:
 
     errors = asyncio.run(scenario())
     assert "metrics backend down" in errors[0]
-
-
-# --- protocol settings -------------------------------------------------------------------------
-
-
-def test_tls_1_2_clients_are_served_by_default(certs: GeneratedCerts, recorder: Recorder) -> None:
-    reloader = recorder.reloader(certs)
-
-    with echo_server(reloader.context) as port:
-        served = exchange(port, client_context(max_version=ssl.TLSVersion.TLSv1_2))
-
-    assert served.version == "TLSv1.2"
-
-
-@pytest.mark.parametrize("kind", SERVER_KINDS)
-def test_min_version_1_3_refuses_a_tls_1_2_client(
-    certs: GeneratedCerts, recorder: Recorder, kind: ServerKind
-) -> None:
-    reloader = recorder.reloader(certs, min_version="1.3")
-
-    with echo_server(reloader.context, kind) as port:
-        with pytest.raises(ssl.SSLError):
-            exchange(port, client_context(max_version=ssl.TLSVersion.TLSv1_2))
-        assert exchange(port).version == "TLSv1.3"
-
-
-def legacy_client(max_version: ssl.TLSVersion) -> ssl.SSLContext:
-    """A client that really offers TLS 1.0/1.1.
-
-    OpenSSL 3 refuses to even send such a ClientHello at its default security level (no cipher
-    suite qualifies: "no ciphers available"); security level 0 makes it offer the old versions,
-    so a failure proves the server refused them rather than the client never asking.
-    """
-    context = client_context(min_version=ssl.TLSVersion.TLSv1, max_version=max_version)
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    return context
-
-
-LEGACY_VERSIONS = [
-    pytest.param(ssl.TLSVersion.TLSv1, id="TLS 1.0"),
-    pytest.param(ssl.TLSVersion.TLSv1_1, id="TLS 1.1"),
-]
-# Python deprecates the constants precisely because nobody should use them; these tests must.
-allow_legacy_constants = pytest.mark.filterwarnings(
-    "ignore:ssl.TLSVersion.TLSv1:DeprecationWarning"
-)
-
-
-@allow_legacy_constants
-@pytest.mark.parametrize("version", LEGACY_VERSIONS)
-def test_tls_1_0_and_1_1_clients_are_refused(
-    certs: GeneratedCerts, recorder: Recorder, version: ssl.TLSVersion
-) -> None:
-    reloader = recorder.reloader(certs)
-
-    # The blocking server sends the protocol_version alert before closing; asyncio's transport
-    # closes without flushing it, so the client there sees only an EOF.
-    with (
-        echo_server(reloader.context, "threads") as port,
-        pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION"),
-    ):
-        exchange(port, legacy_client(version))
-
-
-@allow_legacy_constants
-@pytest.mark.parametrize("version", LEGACY_VERSIONS)
-def test_the_legacy_client_does_connect_to_a_server_allowing_it(
-    certs: GeneratedCerts, version: ssl.TLSVersion
-) -> None:
-    """Control for the test above: the refusal comes from the reloader's minimum version."""
-    permissive = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    permissive.minimum_version = ssl.TLSVersion.TLSv1
-    permissive.set_ciphers("DEFAULT:@SECLEVEL=0")
-    permissive.load_cert_chain(certs.cert_file, certs.key_file)
-
-    with echo_server(permissive, "threads") as port:
-        served = exchange(port, legacy_client(version))
-
-    assert (
-        served.version
-        == {ssl.TLSVersion.TLSv1: "TLSv1", ssl.TLSVersion.TLSv1_1: "TLSv1.1"}[version]
-    )
-
-
-@pytest.mark.parametrize(
-    ("offered", "selected"),
-    [
-        pytest.param(["h2", "http/1.1"], "http/1.1", id="h2 and http/1.1"),
-        pytest.param(["h2"], None, id="h2 only"),
-        pytest.param(None, None, id="no alpn"),
-    ],
-)
-@pytest.mark.parametrize("kind", SERVER_KINDS)
-def test_alpn_offers_http_1_1_only(
-    certs: GeneratedCerts,
-    recorder: Recorder,
-    kind: ServerKind,
-    offered: list[str] | None,
-    selected: str | None,
-) -> None:
-    reloader = recorder.reloader(certs)
-
-    with echo_server(reloader.context, kind) as port:
-        # Rotated once, so the context chosen by the SNI callback is the one answering.
-        generate(certs.cert_file.parent, ca=certs)
-        assert reloader.check_now()
-        served = exchange(port, client_context(alpn=offered))
-
-    assert served.alpn == selected
-
-
-# --- client certificates -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClientCAs:
-    trusted: GeneratedCerts
-    good_client: tuple[Path, Path]
-    foreign_client: tuple[Path, Path]
-
-
-@pytest.fixture
-def client_cas(tmp_path: Path) -> ClientCAs:
-    trusted = generate(tmp_path / "client-ca")
-    foreign = generate(tmp_path / "foreign-ca")
-    return ClientCAs(
-        trusted=trusted,
-        good_client=pki.issue_client_certificate(
-            trusted.ca_cert_file, trusted.ca_key_file, tmp_path / "good"
-        ),
-        foreign_client=pki.issue_client_certificate(
-            foreign.ca_cert_file, foreign.ca_key_file, tmp_path / "foreign"
-        ),
-    )
-
-
-@pytest.fixture
-def mtls_port(
-    certs: GeneratedCerts, recorder: Recorder, client_cas: ClientCAs, request: pytest.FixtureRequest
-) -> Iterator[tuple[int, CertificateReloader]]:
-    reloader = recorder.reloader(certs, client_ca_file=client_cas.trusted.ca_cert_file)
-    kind: ServerKind = getattr(request, "param", "asyncio")
-    with echo_server(reloader.context, kind) as port:
-        yield port, reloader
-
-
-@pytest.mark.parametrize("rotated", [False, True], ids=["initial pair", "after rotation"])
-@pytest.mark.parametrize("mtls_port", SERVER_KINDS, indirect=True)
-def test_client_ca_mode(
-    certs: GeneratedCerts,
-    client_cas: ClientCAs,
-    mtls_port: tuple[int, CertificateReloader],
-    rotated: bool,
-) -> None:
-    port, reloader = mtls_port
-    if rotated:
-        generate(certs.cert_file.parent, ca=certs)
-        assert reloader.check_now()
-
-    served = exchange(port, client_context(client_cert=client_cas.good_client))
-    assert served.serial_number == reloader.certificate.serial_number
-    with pytest.raises((ssl.SSLError, ConnectionError)):
-        exchange(port, client_context())
-    with pytest.raises((ssl.SSLError, ConnectionError)):
-        exchange(port, client_context(client_cert=client_cas.foreign_client))
 
 
 # --- uvicorn -----------------------------------------------------------------------------------
