@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 import orjson
@@ -22,6 +21,7 @@ from app.admission.review import PEEK_BYTES, AdmissionRequest, GroupVersionKind,
 from app.k8s.cooperative import pause
 from app.observability.recorder import Observability
 from app.serving.concurrency import DecisionSlots, Slot
+from tests.support.polling import until
 from tests.support.reviews import promotion, review
 
 pytestmark = pytest.mark.anyio
@@ -167,7 +167,7 @@ async def test_an_abandoned_decision_keeps_its_slot_until_the_worker_lets_go() -
         assert not slot_b.kept
     finally:
         release.set()
-    await _until(lambda: slots.in_flight == 0)
+    await until(lambda: slots.in_flight == 0, seconds=2.0)
     assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
     # The worker is free again: the next review is decided.
     status, answer = await _call(
@@ -195,14 +195,6 @@ class _Endless:
         return self.steps == stopped_at
 
 
-async def _until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
-    """Polls `condition` every 10 ms for up to `seconds`."""
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-
-
 async def test_an_abandoned_decision_is_cut_short_at_its_next_pause_point() -> None:
     """A decision that goes through the rules' pause points does not outlive its 504 for long:
     it stops at the next pause point, and its kept slot comes back without anyone releasing
@@ -215,7 +207,7 @@ async def test_an_abandoned_decision_is_cut_short_at_its_next_pause_point() -> N
     status, answer = await _call(endpoint, orjson.dumps(review(promotion({}), uid="a")), slot=slot)
     assert (status, answer["uid"], answer["status"]["code"]) == (200, "a", 504)
     assert slot.kept  # the connection does not give it back: the worker does
-    await _until(lambda: slots.in_flight == 0, seconds=1.0)
+    await until(lambda: slots.in_flight == 0, seconds=1.0)
     assert (slots.in_flight, slots.bytes_in_flight) == (0, 0)
     assert endless.steps > 0
     assert await endless.goes_no_further()  # it does not go on in the background
@@ -232,11 +224,11 @@ async def test_a_decision_whose_request_is_cancelled_is_cut_short() -> None:
     assert slot is not None
     body = orjson.dumps(review(promotion({}), uid="a"))
     call = asyncio.create_task(_call(endpoint, body, query=b"timeout=30s", slot=slot))
-    await _until(lambda: endless.steps > 0, seconds=1.0)
+    await until(lambda: endless.steps > 0, seconds=1.0)
     call.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await call
-    await _until(lambda: slots.in_flight == 0, seconds=1.0)
+    await until(lambda: slots.in_flight == 0, seconds=1.0)
     assert slot.kept  # given back by the worker, once its thread let go
     assert slots.in_flight == 0
     assert await endless.goes_no_further()

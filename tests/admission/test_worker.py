@@ -14,6 +14,7 @@ import pytest
 
 from app.admission.worker import MAX_PAUSED, PREEMPT_MARGIN, USAGE_HALF_LIFE, Job, Worker, settle
 from app.k8s.cooperative import pause
+from tests.support.polling import until
 
 pytestmark = pytest.mark.anyio
 
@@ -60,15 +61,7 @@ def instant(name: str) -> Callable[[object], str]:
 
 async def ran(job: Job, seconds: float) -> None:
     """Until `job`'s decision has taken `seconds` of CPU."""
-    await wait_for(lambda: job.control.cpu() >= seconds)
-
-
-async def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition not reached")
+    assert await until(lambda: job.control.cpu() >= seconds)
 
 
 async def stands_still(decision: Loop) -> bool:
@@ -136,9 +129,9 @@ async def test_a_client_that_used_the_worker_less_pauses_the_decision_under_way(
     api_server.release.set()
     assert await answer == "api-server"
     # The attacker's decision goes on where it stopped (nothing of it is lost) and finishes.
-    await wait_for(functools.partial(going_on, held))
+    assert await until(functools.partial(going_on, held))
     steps = attacker.steps
-    await wait_for(lambda: attacker.steps > steps)
+    assert await until(lambda: attacker.steps > steps)
     attacker.release.set()
     assert await attack == "attacker"
 
@@ -156,11 +149,11 @@ async def test_a_client_that_used_the_worker_more_waits_and_the_least_used_goes_
     assert not heavy.turn.done()
     await worker.run(fresh, instant("fresh"), None)
     # Then the paused decision of "light" goes on, before "heavy", which used more.
-    await wait_for(functools.partial(going_on, job))
+    assert await until(functools.partial(going_on, job))
     assert not heavy.turn.done()
     first.release.set()
     assert await running == "light"
-    await wait_for(heavy.turn.done)
+    assert await until(heavy.turn.done)
     assert await worker.run(heavy, instant("heavy"), None) == "heavy"
 
 
@@ -187,13 +180,13 @@ async def test_a_decision_is_paused_only_for_a_review_that_fits_and_for_so_many(
     decisions[names[-1]].release.set()
     assert await done[names[-1]] == names[-1]
     # The decision paused last goes on, and is paused again for "last", which used less.
-    await wait_for(last.turn.done)
+    assert await until(last.turn.done)
     assert all(jobs[name].control.paused for name in names[:-1])
     assert await worker.run(last, instant("last"), None) == "last"
     # Then the paused ones, the last paused first.
     order = list(reversed(names[:-1]))
     for name in order:
-        await wait_for(functools.partial(going_on, jobs[name]))
+        assert await until(functools.partial(going_on, jobs[name]))
         assert all(jobs[other].control.paused for other in order[order.index(name) + 1 :])
         decisions[name].release.set()
         assert await done[name] == name

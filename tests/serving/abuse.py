@@ -23,6 +23,7 @@ import orjson
 import app.routing
 from app.kargo.constants import PROMOTION_MUTATE_PATH
 from tests.serving.clients import head, open_tls, read_response
+from tests.support.polling import wait_until
 from tests.support.reviews import project_config, promotion, review
 from tests.support.server import ServerProcess
 
@@ -69,9 +70,7 @@ class Legit:
         """Lets the client send reviews for `seconds`, then on until it has sent `MIN_REVIEWS`
         (for at most `GATHER_MORE_S` more)."""
         time.sleep(seconds)
-        deadline = time.monotonic() + GATHER_MORE_S
-        while self.count < MIN_REVIEWS and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: self.count >= MIN_REVIEWS, GATHER_MORE_S)
 
     def summary(self) -> str:
         return (

@@ -19,6 +19,7 @@ import pytest
 import uvloop
 
 from app.serving.uvicorn_seam.accept import counted_from_accept
+from tests.support.polling import until
 from tests.support.tls import client_context
 
 
@@ -48,11 +49,6 @@ class Recorder(asyncio.Protocol):
         self.events.append("lost")
 
 
-async def _until(check: Callable[[], bool]) -> None:
-    while not check():
-        await asyncio.sleep(0.01)
-
-
 @pytest.mark.parametrize(
     "new_loop", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
 )
@@ -76,10 +72,10 @@ def test_a_connection_is_announced_at_accept_and_forgotten_if_its_handshake_fail
         try:
             # Silent, then gone: announced before any handshake, then forgotten.
             _, silent = await asyncio.open_connection("127.0.0.1", port)
-            await _until(lambda: bool(protocols and protocols[0].events))
+            await until(lambda: bool(protocols and protocols[0].events))
             assert protocols[0].events == ["accepted"]
             silent.close()
-            await _until(lambda: "handshake ended" in protocols[0].events)
+            await until(lambda: "handshake ended" in protocols[0].events)
             assert protocols[0].events == ["accepted", "handshake ended"]
 
             # A TLS client: announced, made once its handshake is done, served in clear.
@@ -92,7 +88,7 @@ def test_a_connection_is_announced_at_accept_and_forgotten_if_its_handshake_fail
             assert events[:2] == ["accepted", "made"]
             assert "ping" in events
             writer.close()
-            await _until(lambda: "lost" in events)
+            await until(lambda: "lost" in events)
         finally:
             server.close()
             await server.wait_closed()
