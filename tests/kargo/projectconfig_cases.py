@@ -63,8 +63,3 @@ def check(case: Case) -> None:
             assert substring in warning
     for warning in verdict.warnings:
         assert len(warning) < 120, warning
-
-
-def errors_of(obj: object, schema: AutoRollbackSchema = "any") -> list[str]:
-    verdict = validate_project_config(obj, operation="CREATE", schema=schema)
-    return [str(e) for e in verdict.errors]

@@ -8,7 +8,11 @@ inputs of any shape and size in test_projectconfig_robustness.py.
 
 import pytest
 
-from app.kargo.projectconfig import STAGE_NAME_PATTERN, validate_project_config
+from app.kargo.projectconfig import (
+    STAGE_NAME_PATTERN,
+    AutoRollbackSchema,
+    validate_project_config,
+)
 from tests.kargo.projectconfig_cases import (
     INVALID,
     NOT_SUPPORTED,
@@ -23,7 +27,6 @@ from tests.kargo.projectconfig_cases import (
     Case,
     cfg,
     check,
-    errors_of,
     windows,
 )
 
@@ -510,6 +513,11 @@ def test_validate_project_config(case: Case) -> None:
 @pytest.mark.parametrize("case", PATTERNS)
 def test_name_patterns(case: Case) -> None:
     check(case)
+
+
+def errors_of(obj: object, schema: AutoRollbackSchema = "any") -> list[str]:
+    verdict = validate_project_config(obj, operation="CREATE", schema=schema)
+    return [str(e) for e in verdict.errors]
 
 
 def test_messages_render_exactly() -> None:

@@ -33,6 +33,7 @@ from tests.serving.abuse import (
 )
 from tests.serving.clients import head, read_response
 from tests.serving.conftest import StartServer
+from tests.support.polling import wait_until
 from tests.support.reviews import slow_to_decide_review
 from tests.support.server import ServerProcess
 from tests.support.tls import client_context
@@ -218,12 +219,11 @@ def api_servers_large_reviews_beside_four_attackers(
     attack_body: bytes,
     first_address: int,
     *,
-    warm_up: float,
     each_decided: int = 0,
     every: float = 0.0,
 ) -> tuple[Legit, list[tuple[int, int | None, float]], float]:
     """Four attacker addresses (127.0.1.`first_address` on), a connection each, post
-    `attack_body` to the ProjectConfig path back to back; `warm_up` seconds in, and once each
+    `attack_body` to the ProjectConfig path back to back; once the attack is under way, and each
     address has had `each_decided` reviews decided (within `WARM_UP_MAX_S`), the API server
     sends two 1 MB ProjectConfig reviews (the second `every` seconds after the first began),
     beside its small ones. (The small ones, the large ones' answers, peak RSS in MiB.)"""
@@ -233,12 +233,13 @@ def api_servers_large_reviews_beside_four_attackers(
         BackToBack(server.port, context, f"127.0.1.{first_address + i}", request) for i in range(4)
     ]
     large = slow_to_decide_review("legit-large", policies=13_000)
+
+    def under_way() -> bool:
+        return min(a.decided for a in attackers) >= each_decided
+
     with peak_rss(server) as peak, attack(4, lambda i, stop: attackers[i](i, stop)):
-        time.sleep(warm_up)
-        deadline = time.monotonic() + WARM_UP_MAX_S
-        while min(a.decided for a in attackers) < each_decided and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert min(a.decided for a in attackers) >= each_decided, [a.decided for a in attackers]
+        time.sleep(0.5)  # the attack is under way
+        assert wait_until(under_way, WARM_UP_MAX_S), [a.decided for a in attackers]
         with legit_client(server.port, context) as legit:
             answers = legit_large_reviews(
                 server.port,
@@ -270,7 +271,7 @@ def test_large_reviews_waiting_for_the_worker_leave_room_for_the_api_servers(
     first one, and the worker takes the clients in turn: the API server's large reviews (about
     1 MB) and small ones are all answered."""
     legit, answers, peak = api_servers_large_reviews_beside_four_attackers(
-        start_server(), context, half_review, 50, warm_up=0.5
+        start_server(), context, half_review, 50
     )
     assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2  # none 429
     assert max(took for _, _, took in answers) < LARGE_TIMEOUT_S
@@ -293,7 +294,7 @@ def test_the_api_servers_large_reviews_do_not_wait_behind_the_largest_attacks(
     assert len(largest) <= 3584 * 1024  # the default --max-body-bytes
     # Each attacker address has used the worker, as in any attack longer than a few seconds.
     legit, answers, peak = api_servers_large_reviews_beside_four_attackers(
-        start_server(), context, largest, 60, warm_up=0.5, each_decided=1, every=4.0
+        start_server(), context, largest, 60, each_decided=1, every=4.0
     )
     assert [(status, code) for status, code, _ in answers] == [(200, None)] * 2
     assert max(took for _, _, took in answers) < LARGE_PROMPT_S
