@@ -191,6 +191,21 @@ def closed_within(sock: ssl.SSLSocket, seconds: float) -> bool:
     return False
 
 
+def accept_queue(port: int) -> int:
+    """Connections the kernel has set up on the listening socket of `port` (IPv4) that the server
+    has not accepted yet. In /proc/net/tcp, listening sockets come first, and for them the
+    `rx_queue` column is this length (`sk_ack_backlog`, Linux `tcp4_seq_show`)."""
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if fields[3] != "0A":
+                break
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return int(fields[4].split(":")[1], 16)
+    raise LookupError(f"no socket listens on port {port}")
+
+
 def rss_mib(server: ServerProcess) -> float:
     assert server.process is not None
     status = Path(f"/proc/{server.process.pid}/status").read_text()

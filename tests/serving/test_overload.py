@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from app.kargo.constants import PROJECT_CONFIG_VALIDATE_PATH, PROMOTION_MUTATE_PATH
+from tests.serving.abuse import rss_mib
 from tests.serving.clients import (
     admission_request,
     connection,
@@ -32,7 +33,6 @@ from tests.serving.clients import (
 )
 from tests.serving.conftest import StartServer
 from tests.support.reviews import project_config, review, slow_to_decide_review
-from tests.support.server import ServerProcess
 from tests.support.tls import client_context
 
 pytestmark = pytest.mark.integration
@@ -63,13 +63,6 @@ def slow_body(port: int, context: ssl.SSLContext, uid: str, sent: int = 20) -> s
     tls = open_tls(port, context)
     tls.sendall(head("POST", PROMOTION_MUTATE_PATH, content_length=len(body)) + body[:sent])
     return tls
-
-
-def rss_mib(server: ServerProcess) -> float:
-    assert server.process is not None
-    status = Path(f"/proc/{server.process.pid}/status").read_text()
-    (line,) = [line for line in status.splitlines() if line.startswith("VmRSS:")]
-    return int(line.split()[1]) / 1024
 
 
 # --- finding 1: slow bodies hold no decision slot ---------------------------------------------
@@ -183,15 +176,23 @@ def test_4000_idle_tls_connections_stay_within_the_charts_memory_limit(
 ) -> None:
     """The chart's limit is 256Mi; with the default limits (1,024 connections) the server
     closes the oldest unused connections and a new API-server call is still answered. The
-    connections come from 16 addresses, 250 each, under the per-client limit (256)."""
+    connections come from 16 addresses, 250 each, under the per-client limit (256), four at a
+    time. A connection still in its handshake is the first the server closes for a newcomer
+    (docs/serving.md), so one of the four may be reset before its handshake ends, by design;
+    the rest become the idle connections the test is about."""
     server = start_server()
     before = rss_mib(server)
 
-    def idle(index: int) -> ssl.SSLSocket:
-        return open_tls(server.port, context, source=f"127.0.0.{10 + index % 16}")
+    def idle(index: int) -> ssl.SSLSocket | None:
+        try:
+            return open_tls(server.port, context, source=f"127.0.0.{10 + index % 16}")
+        except (ConnectionError, ssl.SSLError):
+            return None
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        held.extend(pool.map(idle, range(4000)))
+        opened = list(pool.map(idle, range(4000)))
+    held.extend(tls for tls in opened if tls is not None)
+    reset = len(opened) - len(held)
     time.sleep(0.5)
     peak = rss_mib(server)
     started = time.monotonic()
@@ -201,8 +202,10 @@ def test_4000_idle_tls_connections_stay_within_the_charts_memory_limit(
     open_now = sum(poll_bytes(tls) is None for tls in held)
     print(
         f"\n4,000 idle TLS connections: RSS {before:.0f} -> {peak:.0f} MiB, "
-        f"{open_now} left open, a new call answered in {elapsed * 1000:.0f} ms"
+        f"{open_now} left open, {reset} reset in their handshake, a new call answered in "
+        f"{elapsed * 1000:.0f} ms"
     )
+    assert reset < 400, f"{reset} of 4,000 handshakes reset: the flood was not of idle connections"
     assert response.status == 200
     assert answer_of(response)["uid"] == "after-4000"
     assert open_now <= 1024
